@@ -1,0 +1,105 @@
+"""Processes and devices: one process per device under `torchrun`, or a single process.
+
+`torchrun` sets WORLD_SIZE/RANK/LOCAL_RANK and the rendezvous address; the process
+group is initialised from them (env://) with NCCL on CUDA and gloo on CPU. Without
+torchrun everything here degenerates to the single-process case, with no group.
+"""
+
+import datetime
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process stands: rank, number of processes, and its device."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
+    """`cpu` | `cuda` | `auto` (CUDA when available) -> this process's device."""
+    if preference not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device={preference!r} is not one of cpu, cuda, auto")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device=cuda but CUDA is not available on this machine; use device=cpu or device=auto")
+    if preference == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank)
+
+
+def join_process_group() -> None:
+    """Join the `torchrun` process group (env://), if launched by torchrun.
+
+    Called before the config is read, so the group serves both devices: NCCL for CUDA
+    tensors and gloo for CPU tensors and the object collectives (job hand-out,
+    gathering evaluation results).
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group(
+            backend="cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo",
+            init_method="env://",
+            timeout=datetime.timedelta(minutes=30),
+        )
+
+
+def make_context(preference: str) -> DistContext:
+    """This process's rank, world size and device (pinned: CUDA device = LOCAL_RANK)."""
+    device = resolve_device(preference, int(os.environ.get("LOCAL_RANK", "0")))
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if dist.is_initialized():
+        return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
+    return DistContext(rank=0, world_size=1, device=device)
+
+
+def process_rank() -> int:
+    """Rank of this process in the torchrun group (0 without one), before any config is known."""
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def broadcast_from_main(obj: Any) -> Any:
+    """Rank 0's `obj` on every rank of the process group (others pass anything, e.g. None)."""
+    if not dist.is_initialized():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_to_main(ctx: DistContext, obj: Any) -> list[Any] | None:
+    """Every rank's `obj`, in rank order, on rank 0; None on other ranks."""
+    if not ctx.distributed:
+        return [obj]
+    out: list[Any] | None = [None] * ctx.world_size if ctx.is_main else None
+    dist.gather_object(obj, out, dst=0)
+    return out
+
+
+def all_reduce_mean(ctx: DistContext, tensor: torch.Tensor) -> torch.Tensor:
+    """Mean of `tensor` over ranks (a NaN or inf on any rank shows up on all of them)."""
+    if ctx.distributed:
+        tensor = tensor.clone()
+        dist.all_reduce(tensor)
+        tensor /= ctx.world_size
+    return tensor
+
+
+def shutdown() -> None:
+    """Leave the process group, if joined."""
+    if dist.is_initialized():
+        dist.destroy_process_group()

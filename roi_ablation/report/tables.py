@@ -1,0 +1,225 @@
+"""Turn runs into tables in the paper's layout: one builder, parametrised by a `Layout`.
+
+Runs are grouped by (data, stride, model, iterations): a table compares RoI layers under
+one training setup, and averaging a 300-iteration run with a 3000-iteration one would be
+meaningless. Within a table a row is one RoI-layer variant; its value is the mean over
+its complete seeds, and its failed or missing seeds are counted in `status`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from roi_ablation.report.collect import Run, RoiSettings
+from roi_ablation.report.paper import (
+    FLAGS,
+    Layout,
+    PaperRow,
+    is_gain_base,
+    label,
+    layout_for,
+    paper_row,
+    preset_settings,
+    row_key,
+    variant_key,
+)
+
+_METHOD_ORDER = {"pool": 0, "warp": 1, "align": 2}
+
+
+class TableKey(NamedTuple):
+    """The training setup a table holds fixed."""
+
+    data: str | None
+    stride: int | None
+    model: str | None
+    iterations: int | None
+
+
+@dataclass
+class Row:
+    """One RoI-layer variant of a table and the runs behind it."""
+
+    roi: RoiSettings
+    paper: PaperRow | None
+    runs: list[Run] = field(default_factory=list)
+    gain: dict[str, float] = field(default_factory=dict)
+    paper_gain: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return label(self.roi)
+
+    @property
+    def variant(self) -> str:
+        return variant_key(self.roi)
+
+    def by_status(self, status: str) -> list[Run]:
+        return [run for run in self.runs if run.status == status]
+
+    @property
+    def mean(self) -> dict[str, float]:
+        return {m: statistics.fmean(v) for m, v in self._values().items()}
+
+    @property
+    def std(self) -> dict[str, float]:
+        """Sample standard deviation over seeds (undefined, so absent, for one seed)."""
+        return {m: statistics.stdev(v) for m, v in self._values().items() if len(v) > 1}
+
+    @property
+    def status(self) -> str:
+        if not self.runs:
+            return "not run"
+        parts = [f"{len(self.by_status('complete'))}/{len(self.runs)} complete"]
+        parts += [f"{len(self.by_status(s))} {s}" for s in ("failed", "missing") if self.by_status(s)]
+        return ", ".join(parts)
+
+    def _values(self) -> dict[str, list[float]]:
+        values: dict[str, list[float]] = {}
+        for run in self.by_status("complete"):
+            for metric, value in run.metrics.items():
+                values.setdefault(metric, []).append(value)
+        return values
+
+
+@dataclass
+class Table:
+    """One output table: a layout filled with the rows of one training setup."""
+
+    key: TableKey
+    layout: Layout
+    rows: list[Row]
+    stem: str
+
+    @property
+    def runs(self) -> list[Run]:
+        return [run for row in self.rows for run in row.runs]
+
+    @property
+    def columns(self) -> list[str]:
+        metrics = self.layout.metrics
+        return [
+            *self.layout.lead_columns,
+            *metrics,
+            "n_seeds",
+            *(f"{m}_std" for m in metrics),
+            *(f"{p}_{m}" for p in ("paper", "delta", "gain", "paper_gain") for m in metrics),
+            *self.layout.info_metrics,
+            "status",
+            "n_failed",
+            "n_missing",
+            "variant",
+            *self.layout.tail_columns,
+        ]
+
+    def records(self) -> list[dict[str, object]]:
+        """One dict per row, keyed by `columns`; None where there is no value."""
+        return [self._record(row) for row in self.rows]
+
+    def _record(self, row: Row) -> dict[str, object]:
+        mean, std = row.mean, row.std
+        paper = row.paper.values if row.paper else {}
+        align, bilinear = FLAGS.get(row.roi.method, (None, None))
+        cells: dict[str, object] = {
+            "method": row.label,
+            "align": _check(align),
+            "bilinear": _check(bilinear),
+            "agg": row.roi.agg,
+            "n_seeds": len(row.by_status("complete")),
+            "status": row.status,
+            "n_failed": len(row.by_status("failed")),
+            "n_missing": len(row.by_status("missing")),
+            "variant": row.variant,
+        }
+        for m in (*self.layout.metrics, *self.layout.info_metrics):
+            cells[m] = mean.get(m)
+            cells[f"{m}_std"] = std.get(m)
+            cells[f"paper_{m}"] = paper.get(m)
+            cells[f"delta_{m}"] = _diff(mean.get(m), paper.get(m))
+            cells[f"gain_{m}"] = row.gain.get(m)
+            cells[f"paper_gain_{m}"] = row.paper_gain.get(m)
+        return {column: cells[column] for column in self.columns}
+
+
+def build_tables(runs: list[Run]) -> tuple[list[Table], list[Run]]:
+    """Group runs into tables; also return the runs whose setup could not be determined."""
+    groups: dict[TableKey, list[Run]] = {}
+    unplaced: list[Run] = []
+    known = {_key(run) for run in runs if None not in _key(run)}
+    for run in runs:
+        key = _key(run)
+        if None in key:
+            matches = [k for k in known if all(a in (None, b) for a, b in zip(key, k))]
+            if len(matches) != 1:
+                unplaced.append(run)
+                continue
+            key = matches[0]
+        groups.setdefault(key, []).append(run)
+    keys = sorted(groups, key=lambda k: (k.stride, k.data, k.model, k.iterations))
+    stems = _stems(keys)
+    tables = [_build(key, groups[key], stems[key]) for key in keys]
+    return tables, unplaced
+
+
+def _build(key: TableKey, runs: list[Run], stem: str) -> Table:
+    layout = layout_for(key.stride)
+    by_variant: dict[RoiSettings, Row] = {}
+    for run in runs:
+        roi = row_key(run.roi)
+        by_variant.setdefault(roi, Row(roi, paper_row(layout, roi))).runs.append(run)
+    rows: list[Row] = []
+    for paper in layout.paper_rows:
+        matched = [r for r in by_variant.values() if r.paper is paper]
+        matched.sort(key=lambda r: paper.aggs.index(r.roi.agg))
+        rows += matched or [Row(preset_settings(paper.method, paper.aggs[0]), paper)]
+    extras = [r for r in by_variant.values() if r.paper is None]
+    extras.sort(key=lambda r: (_METHOD_ORDER.get(r.roi.method, 3), r.roi.method, r.variant))
+    rows += extras
+    _fill_gains(rows, layout)
+    return Table(key=key, layout=layout, rows=rows, stem=stem)
+
+
+def _fill_gains(rows: list[Row], layout: Layout) -> None:
+    """Gains over RoIPool (max): ours over our baseline row, the paper's over its own."""
+    base = next((r for r in rows if is_gain_base(r.roi)), None)
+    base_mean = base.mean if base else {}
+    base_paper = base.paper.values if base and base.paper else {}
+    for row in rows:
+        mean, paper = row.mean, row.paper.values if row.paper else {}
+        for m in layout.metrics:
+            if (gain := _diff(mean.get(m), base_mean.get(m))) is not None:
+                row.gain[m] = gain
+            if (paper_gain := _diff(paper.get(m), base_paper.get(m))) is not None:
+                row.paper_gain[m] = paper_gain
+
+
+def _stems(keys: list[TableKey]) -> dict[TableKey, str]:
+    """File stems: data is named when several data sets are given; model and iterations
+    only when they must tell apart two tables of the same data and stride."""
+    several_data = len({k.data for k in keys}) > 1
+    stems: dict[TableKey, str] = {}
+    for key in keys:
+        siblings = [k for k in keys if (k.data, k.stride) == (key.data, key.stride)]
+        parts = [layout_for(key.stride).stem]
+        if several_data:
+            parts.append(str(key.data))
+        if len({k.model for k in siblings}) > 1:
+            parts.append(str(key.model))
+        if len({k.iterations for k in siblings}) > 1:
+            parts.append(f"it{key.iterations}")
+        stems[key] = "_".join(parts)
+    return stems
+
+
+def _key(run: Run) -> TableKey:
+    return TableKey(run.data, run.stride, run.model, run.iterations)
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _check(flag: bool | None) -> str | None:
+    return None if flag is None else ("✓" if flag else "")

@@ -1,0 +1,97 @@
+"""``extract``: the one public entry point that pools features for RoIs by any layer."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from .geometry import LAYOUTS
+from .ops import apply_plan
+from .plan import SamplingPlan
+from .registry import get_layer
+
+AGGREGATIONS = ("max", "avg")
+
+
+def as_roi_tensor(rois: Tensor | Sequence[Tensor]) -> Tensor:
+    """``[K, 5]`` (batch index, x1, y1, x2, y2) from that or a per-image list of ``[Ki, 4]``."""
+    if isinstance(rois, Tensor):
+        if rois.dim() != 2 or rois.shape[1] != 5:
+            raise ValueError(f"rois must be [K, 5] (batch_idx, x1, y1, x2, y2) or a list of [Ki, 4]; got shape {tuple(rois.shape)}")
+        return rois
+    parts = []
+    for i, boxes in enumerate(rois):
+        if boxes.dim() != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"rois[{i}] must be [Ki, 4] (x1, y1, x2, y2); got shape {tuple(boxes.shape)}")
+        parts.append(torch.cat([torch.full_like(boxes[:, :1], i), boxes], dim=1))
+    if not parts:
+        raise ValueError("rois is an empty list; pass one [Ki, 4] tensor per image")
+    return torch.cat(parts)
+
+
+def _output_size(output_size: int | Sequence[int]) -> tuple[int, int]:
+    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
+        raise ValueError(f"output_size must be a positive int or (h, w) of positive ints; got {output_size!r}")
+    return size  # type: ignore[return-value]
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float64 stays float64; every other float type is computed in float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def build_plan(
+    features_shape: Sequence[int],
+    rois: Tensor | Sequence[Tensor],
+    method: str = "align",
+    output_size: int | Sequence[int] = (7, 7),
+    spatial_scale: float = 1 / 16,
+    sampling_ratio: int = 2,
+    aligned: bool = True,
+    layout: str = "center",
+    dtype: torch.dtype = torch.float32,
+) -> SamplingPlan:
+    """The sampling plan ``extract`` would use (validated): for drawing or inspecting."""
+    builder = get_layer(method)
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    if not spatial_scale > 0:
+        raise ValueError(f"spatial_scale must be > 0 (1/stride); got {spatial_scale!r}")
+    if len(features_shape) != 4:
+        raise ValueError(f"features must be [N, C, H, W]; got shape {tuple(features_shape)}")
+    n, _, h, w = features_shape
+    roi_tensor = as_roi_tensor(rois).to(compute_dtype(dtype))
+    return builder(roi_tensor, (n, h, w), output_size=_output_size(output_size), spatial_scale=float(spatial_scale),
+                   sampling_ratio=int(sampling_ratio), aligned=bool(aligned), layout=layout)
+
+
+def extract(
+    features: Tensor,
+    rois: Tensor | Sequence[Tensor],
+    method: str = "align",
+    agg: str = "max",
+    output_size: int | Sequence[int] = (7, 7),
+    spatial_scale: float = 1 / 16,
+    sampling_ratio: int = 2,
+    aligned: bool = True,
+    layout: str = "center",
+) -> Tensor:
+    """Pool ``features [N, C, H, W]`` for each RoI into ``[K, C, h, w]``.
+
+    ``method`` is any registered layer ("pool", "warp", "align", or yours), ``agg`` the
+    mean or max over a bin's samples. Differentiable w.r.t. ``features`` with exact
+    gradients. Half-precision inputs (and autocast) are computed in float32 and returned
+    in the input's dtype, as torchvision's RoI ops do.
+    """
+    if agg not in AGGREGATIONS:
+        raise ValueError(f"unknown agg {agg!r}; valid: {', '.join(AGGREGATIONS)}")
+    if not features.is_floating_point():
+        raise ValueError(f"features must be a floating-point tensor; got {features.dtype}")
+    work = compute_dtype(features.dtype)
+    plan = build_plan(features.shape, rois, method, output_size, spatial_scale, sampling_ratio, aligned, layout, work)
+    with torch.autocast(features.device.type, enabled=False):
+        pooled = apply_plan(features.to(work), plan, agg)
+    return pooled.to(features.dtype)
