@@ -1,0 +1,75 @@
+"""Assemble a torchvision ``MaskRCNN`` from a trunk design, heads and two RoI poolers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from torch import nn
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+from roi_ablation.roi.poolers import RoIPooler
+
+from .backbones import stage_channels, stem_through
+from .heads import Heads, c4_heads, fc_heads
+
+ARCHS = ("c4", "c5", "fpn")
+PoolerFactory = Callable[[Sequence[str], int], RoIPooler]  # (feature map names, output size) -> pooler
+
+
+def _backbone_and_heads(arch: str, trunk: nn.Module, num_classes: int, head_args: Mapping[str, Any]) -> tuple[nn.Module, Heads, list[str]]:
+    if arch == "c4":
+        return stem_through(trunk, "layer3"), c4_heads(trunk.layer4, stage_channels(trunk, "layer4"), num_classes,
+                                                       mask_dim=head_args.get("mask_dim", 256)), ["0"]
+    if arch == "c5":
+        body = stem_through(trunk, "layer4")
+        return body, fc_heads(body.out_channels, num_classes, **head_args), ["0"]
+    if arch == "fpn":
+        stages = ["layer1", "layer2", "layer3", "layer4"]
+        out_channels = int(head_args.get("fpn_channels", 256))
+        backbone = BackboneWithFPN(trunk, {s: str(i) for i, s in enumerate(stages)}, [stage_channels(trunk, s) for s in stages],
+                                   out_channels, extra_blocks=LastLevelMaxPool())
+        fc_args = {k: v for k, v in head_args.items() if k != "fpn_channels"}
+        return backbone, fc_heads(out_channels, num_classes, **fc_args), ["0", "1", "2", "3"]
+    raise ValueError(f"unknown model.arch {arch!r}; valid: {', '.join(ARCHS)}")
+
+
+def anchor_generator(arch: str, sizes: Sequence[int], aspect_ratios: Sequence[float]) -> AnchorGenerator:
+    """Single-level anchors (all sizes on C4 or C5), or one size per FPN level P2..P6."""
+    if arch == "fpn":
+        return AnchorGenerator(tuple((s,) for s in sizes), (tuple(aspect_ratios),) * len(sizes))
+    return AnchorGenerator((tuple(sizes),), (tuple(aspect_ratios),))
+
+
+def mask_rcnn(
+    arch: str,
+    trunk: nn.Module,
+    num_classes: int,
+    pooler: PoolerFactory,
+    mask_pooler: PoolerFactory,
+    heads: Mapping[str, Any],
+    anchor_sizes: Sequence[int],
+    aspect_ratios: Sequence[float],
+    **detector_args: Any,
+) -> MaskRCNN:
+    """A MaskRCNN of design `arch` whose box and mask RoI features come from the given poolers.
+
+    `detector_args` are torchvision ``MaskRCNN`` keyword arguments (input sizes, RPN and
+    RoI sampling counts, test thresholds).
+    """
+    backbone, parts, names = _backbone_and_heads(arch, trunk, num_classes, heads)
+    return MaskRCNN(
+        backbone,
+        num_classes=None,
+        rpn_anchor_generator=anchor_generator(arch, anchor_sizes, aspect_ratios),
+        box_roi_pool=pooler(names, parts.box_pool_size),
+        box_head=parts.box_head,
+        box_predictor=parts.box_predictor,
+        mask_roi_pool=mask_pooler(names, parts.mask_pool_size),
+        mask_head=parts.mask_head,
+        mask_predictor=parts.mask_predictor,
+        **detector_args,
+    )
