@@ -1,0 +1,113 @@
+"""Every model preset x every RoI preset builds, with the configured RoI layer in both branches."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.errors import MissingConfigException
+from torchvision.models.detection import MaskRCNN
+
+from roi_ablation.models import build_model
+from roi_ablation.roi import REGISTRY
+from roi_ablation.roi.poolers import RoIPooler
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+MODELS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml"))
+ROIS = sorted(p.stem for p in (CONFIGS / "roi").glob("*.yaml"))
+
+
+def test_the_presets_of_the_design_exist() -> None:
+    assert {"r50_c4", "r50_c5", "r50_fpn", "small_c4", "small_c5"} <= set(MODELS)
+    assert set(ROIS) == {f"{m}_{a}" for m in ("pool", "warp", "align") for a in ("max", "avg")}
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("roi", ROIS)
+def test_every_model_with_every_roi_layer(compose_cfg, model: str, roi: str) -> None:
+    cfg = compose_cfg(f"model={model}", f"roi={roi}")
+    built = build_model(cfg, num_classes=3)
+    assert isinstance(built, MaskRCNN)
+    heads = built.roi_heads
+    for pooler in (heads.box_roi_pool, heads.mask_roi_pool):
+        assert isinstance(pooler, RoIPooler)
+        assert f"method='{cfg.roi.method}'" in repr(pooler) and f"agg='{cfg.roi.agg}'" in repr(pooler)
+        assert (pooler.sampling_ratio, pooler.aligned, pooler.layout) == (cfg.roi.sampling_ratio, cfg.roi.aligned, cfg.roi.layout)
+    assert f"method='{cfg.roi.method}'" in repr(built)
+
+
+def test_cli_style_overrides_reach_the_poolers(compose_cfg) -> None:
+    cfg = compose_cfg("roi=align_max", "roi.aligned=true", "roi.sampling_ratio=0", "roi.layout=interior", "roi.mask={agg: avg}")
+    heads = build_model(cfg, num_classes=3).roi_heads
+    box, mask = heads.box_roi_pool, heads.mask_roi_pool
+    assert (box.method, box.agg, box.sampling_ratio, box.aligned, box.layout) == ("align", "max", 0, True, "interior")
+    assert (mask.agg, mask.sampling_ratio) == ("avg", 0)
+
+
+def test_c4_shares_res5_between_box_and_mask(compose_cfg) -> None:
+    heads = build_model(compose_cfg("model=small_c4"), num_classes=3).roi_heads
+    assert heads.mask_head is heads.box_head[0]
+    assert (heads.box_roi_pool.output_size, heads.mask_roi_pool.output_size) == ((14, 14), (14, 14))
+
+
+def test_num_classes_comes_from_the_data(compose_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = compose_cfg("model=small_c5", f"data.root={tmp_path}", "data.num_train=4", "data.num_val=2", "data.classes=[circle,bar]")
+    model = build_model(cfg)
+    assert model.roi_heads.box_predictor.cls_score.out_features == 3  # two shapes + background
+
+
+def test_unknown_preset_lists_the_valid_ones(compose_cfg) -> None:
+    with pytest.raises(MissingConfigException, match="small_c4"):
+        compose_cfg("model=resnet9000")
+
+
+def test_unknown_roi_method_lists_the_registered_ones(compose_cfg) -> None:
+    with pytest.raises(ValueError, match="align.*pool|pool.*align"):
+        build_model(compose_cfg("roi.method=roipool"), num_classes=3)
+
+
+def test_unknown_mask_override_key_is_named(compose_cfg) -> None:
+    with pytest.raises(ValueError, match="roi.mask has unknown keys \\['ratio'\\]"):
+        build_model(compose_cfg("roi.mask={ratio: 3}"), num_classes=3)
+
+
+def test_a_user_layer_is_selected_from_config(compose_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my_layers.py").write_text(
+        "from roi_ablation.roi import REGISTRY, register\n"
+        "@register('align_twice')\n"
+        "def align_twice(*args, **kwargs):\n"
+        "    return REGISTRY['align'](*args, **kwargs)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        cfg = compose_cfg("custom_imports=[my_layers]", "roi.method=align_twice")
+        model = build_model(cfg, num_classes=3)
+        assert model.roi_heads.box_roi_pool.method == "align_twice"
+    finally:
+        REGISTRY.pop("align_twice", None)
+        sys.modules.pop("my_layers", None)
+
+
+def test_missing_custom_import_is_named(compose_cfg) -> None:
+    with pytest.raises(ImportError, match="custom_imports: cannot import 'no_such_module'"):
+        build_model(compose_cfg("custom_imports=[no_such_module]"), num_classes=3)
+
+
+def test_missing_weights_file_names_the_path(compose_cfg, tmp_path: Path) -> None:
+    missing = tmp_path / "r50.pth"
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        build_model(compose_cfg("model=r50_c4", f"model.backbone.weights={missing}"), num_classes=3)
+
+
+def test_local_weights_load_and_freeze_the_early_layers(compose_cfg, tmp_path: Path) -> None:
+    donor = build_model(compose_cfg("model=small_c5"), num_classes=3).backbone
+    state = {f"{name}": value for name, value in zip(
+        ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"], donor)}
+    flat = {f"{prefix}.{k}": v for prefix, module in state.items() for k, v in module.state_dict().items()}
+    path = tmp_path / "trunk.pth"
+    torch.save(flat, path)
+    model = build_model(compose_cfg("model=small_c5", f"model.backbone.weights={path}", "model.backbone.trainable_layers=2"), num_classes=3)
+    body = model.backbone
+    torch.testing.assert_close(body[0].weight, donor[0].weight)
+    trainable = {name.split(".")[0] for name, p in body.named_parameters() if p.requires_grad}
+    assert trainable == {"6", "7"}  # layer3 and layer4 (res4, res5) only
