@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -46,6 +47,8 @@ def build_components(cfg: DictConfig) -> Components:
 def _run_job(job: Job) -> None:
     """Every rank: run one job and remember a failure for the exit code."""
     cfg_dict, run_dir = job
+    if cfg_dict.get("cpu_threads"):
+        torch.set_num_threads(int(cfg_dict["cpu_threads"]))  # parallel CPU jobs must not oversubscribe the cores
     outcome = run(OmegaConf.create(cfg_dict), Path(run_dir), build_components)
     if outcome in (Outcome.FAILED, Outcome.REFUSED):
         _unsuccessful.append(outcome)

@@ -19,7 +19,7 @@ ROIS = sorted(p.stem for p in (CONFIGS / "roi").glob("*.yaml"))
 
 def test_the_presets_of_the_design_exist() -> None:
     assert {"r50_c4", "r50_c5", "r50_fpn", "small_c4", "small_c5"} <= set(MODELS)
-    assert set(ROIS) == {f"{m}_{a}" for m in ("pool", "warp", "align") for a in ("max", "avg")}
+    assert {f"{m}_{a}" for m in ("pool", "warp", "align") for a in ("max", "avg")} <= set(ROIS)
 
 
 @pytest.mark.parametrize("model", MODELS)
