@@ -32,10 +32,11 @@ def as_roi_tensor(rois: Tensor | Sequence[Tensor]) -> Tensor:
 
 
 def _output_size(output_size: int | Sequence[int]) -> tuple[int, int]:
-    size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
-    if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
+    size = (output_size, output_size) if isinstance(output_size, int) else output_size
+    if not isinstance(size, Sequence) or len(size) != 2 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
         raise ValueError(f"output_size must be a positive int or (h, w) of positive ints; got {output_size!r}")
-    return size  # type: ignore[return-value]
+    return (size[0], size[1])
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -58,12 +59,15 @@ def build_plan(
     builder = get_layer(method)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
-    if not spatial_scale > 0:
-        raise ValueError(f"spatial_scale must be > 0 (1/stride); got {spatial_scale!r}")
+    if not 0 < spatial_scale < float("inf"):
+        raise ValueError(f"spatial_scale must be a positive finite number (1/stride); got {spatial_scale!r}")
     if len(features_shape) != 4:
         raise ValueError(f"features must be [N, C, H, W]; got shape {tuple(features_shape)}")
     n, _, h, w = features_shape
     roi_tensor = as_roi_tensor(rois).to(compute_dtype(dtype))
+    batch_index = roi_tensor[:, 0]
+    if roi_tensor.numel() and not ((batch_index >= 0) & (batch_index < n) & (batch_index == batch_index.trunc())).all():
+        raise ValueError(f"rois[:, 0] must be integer batch indices in 0..{n - 1} (features hold {n} images)")
     return builder(roi_tensor, (n, h, w), output_size=_output_size(output_size), spatial_scale=float(spatial_scale),
                    sampling_ratio=int(sampling_ratio), aligned=bool(aligned), layout=layout)
 

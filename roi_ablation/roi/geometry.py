@@ -26,8 +26,13 @@ _LAYOUT_OFFSETS = {"center": (0.5, 0), "interior": (1.0, 1), "corner": (0.0, 0)}
 
 
 def round_half_away_from_zero(x: Tensor) -> Tensor:
-    """C's ``round`` (RoIPool's rounding); ``torch.round`` rounds half to even instead."""
-    return torch.sign(x) * torch.floor(torch.abs(x) + 0.5)
+    """C's ``round`` (RoIPool's rounding); ``torch.round`` rounds half to even instead.
+
+    Decided on the exact fractional part: ``floor(|x| + 0.5)`` would round the float just
+    below 0.5 up, because the addition itself rounds.
+    """
+    whole = torch.trunc(x)
+    return torch.where((x - whole).abs() >= 0.5, whole + torch.sign(x), whole)
 
 
 @dataclass(frozen=True)
@@ -138,3 +143,84 @@ def pool_bin_edges(
     begin = torch.floor(p[None, :] * bin_size[:, None]).long() + start[:, None]
     end = torch.ceil((p[None, :] + 1) * bin_size[:, None]).long() + start[:, None]
     return begin.clamp(0, size), end.clamp(0, size)
+
+
+@dataclass(frozen=True)
+class RoIGeometry:
+    """Where one box's bins sample and which cells each sample reads (for drawing/explaining).
+
+    Positions are in feature *index* space (cell ``i`` centred at ``i``); add 0.5 for the
+    seed's picture coordinates. Bins are in row-major order (``oh * ow``), a bin's samples
+    in row-major order (``grid_h * grid_w``, y outer), exactly as in ``SamplingPlan``.
+
+    - ``start``: ``(x0, y0)`` mapped top-left corner; ``size``: ``(w, h)``; ``bin_size``: ``(w, h)``
+    - ``grid``: ``(grid_h, grid_w)`` samples per bin side
+    - ``points``: ``[bins, S, 2]`` sample ``(x, y)``
+    - ``neighbours``: ``[bins, S, 4, 2]`` long ``(x, y)`` cells each sample interpolates, in
+      the order (top-left, top-right, bottom-left, bottom-right) after the border rule
+    - ``weights``: ``[bins, S, 4]`` bilinear weights of those cells (0 beyond the border)
+    """
+
+    start: tuple[float, float]
+    size: tuple[float, float]
+    bin_size: tuple[float, float]
+    grid: tuple[int, int]
+    output_size: tuple[int, int]
+    feature_size: tuple[int, int]
+    points: Tensor
+    neighbours: Tensor
+    weights: Tensor
+
+
+def roi_sample_geometry(
+    box: "Tensor | tuple[float, float, float, float]",
+    spatial_scale: float,
+    output_size: "int | tuple[int, int]" = (7, 7),
+    sampling_ratio: int = 2,
+    aligned: bool = True,
+    layout: str = "center",
+    *,
+    feature_size: "tuple[int, int] | None" = None,
+    quantize: bool = False,
+) -> RoIGeometry:
+    """The sampling geometry of one box ``(x1, y1, x2, y2)`` (image pixels), as RoIAlign reads it.
+
+    Built from :func:`map_rois`, :func:`bin_sample_positions` and :func:`bilinear_neighbours`,
+    so it is what ``extract`` computes. ``quantize=True`` gives RoIWarp's rounded box.
+    ``feature_size`` is the map's ``(H, W)`` for the border rule; by default the smallest
+    map from the origin that holds the mapped box (no border effect inside the box).
+    Computed in float64.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    coords = torch.as_tensor(box, dtype=torch.float64).reshape(4)
+    rois = torch.cat([coords.new_zeros(1), coords])[None]
+    mapped = map_rois(rois, (oh, ow), spatial_scale, sampling_ratio, aligned, quantize=quantize)
+    if feature_size is None:
+        ends = (mapped.y0 + mapped.height, mapped.x0 + mapped.width)
+        feature_size = tuple(max(1, int(torch.ceil(e).item()) + 1) for e in ends)  # type: ignore[assignment]
+    height, width = feature_size  # type: ignore[misc]
+    ys, _ = bin_sample_positions(mapped.y0, mapped.bin_h, mapped.grid_h, oh, layout)  # [1, oh, gh]
+    xs, _ = bin_sample_positions(mapped.x0, mapped.bin_w, mapped.grid_w, ow, layout)  # [1, ow, gw]
+    gh, gw = ys.shape[-1], xs.shape[-1]
+    cy, wy = bilinear_neighbours(ys[0], height)  # [oh, gh, 2]
+    cx, wx = bilinear_neighbours(xs[0], width)  # [ow, gw, 2]
+    shape = (oh, ow, gh, gw, 2, 2)
+    ny = cy[:, None, :, None, :, None].expand(shape)
+    nx = cx[None, :, None, :, None, :].expand(shape)
+    weights = wy[:, None, :, None, :, None] * wx[None, :, None, :, None, :]
+    px = xs[0][None, :, None, :].expand(oh, ow, gh, gw)
+    py = ys[0][:, None, :, None].expand(oh, ow, gh, gw)
+    bins, samples = oh * ow, gh * gw
+    return RoIGeometry(
+        start=(float(mapped.x0[0]), float(mapped.y0[0])),
+        size=(float(mapped.width[0]), float(mapped.height[0])),
+        bin_size=(float(mapped.bin_w[0]), float(mapped.bin_h[0])),
+        grid=(int(mapped.grid_h[0]), int(mapped.grid_w[0])),
+        output_size=(oh, ow),
+        feature_size=(int(height), int(width)),
+        points=torch.stack([px, py], dim=-1).reshape(bins, samples, 2),
+        neighbours=torch.stack([nx, ny], dim=-1).reshape(bins, samples, 4, 2),
+        weights=weights.reshape(bins, samples, 4),
+    )

@@ -1,0 +1,184 @@
+"""Geometry: rounding, the border rule, sample layouts, and the seed's worked example.
+
+The seed (seeds/000_...txt) maps a box on a 512x512 image at stride 32 and samples its
+first bin of a 3x3 RoIAlign at 1/3 and 2/3 ("interior" layout). Its picture puts cell
+``i`` at ``[i, i+1)`` with the centre at ``i + 0.5``; index space (torchvision's, the
+package's) is the picture minus 0.5. (The seed also prints the first point once as
+"(9.44, 6.50)" and labels the top-right sample "second": typos; the numbers below are
+the geometry DESIGN.md fixes.)
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from roi_ablation.roi import build_plan
+from roi_ablation.roi.geometry import (
+    RoIGeometry,
+    bilinear_neighbours,
+    bin_sample_positions,
+    map_rois,
+    roi_sample_geometry,
+    round_half_away_from_zero,
+)
+
+SEED_BOX = (296.0, 192.0, 496.0, 336.96)
+SEED = dict(spatial_scale=1 / 32, output_size=3, sampling_ratio=2, aligned=True, layout="interior")
+PICTURE = 0.5  # picture coordinate = index-space coordinate + 0.5
+
+
+# ------------------------------------------------------------------ the seed's example
+
+
+@pytest.fixture(scope="module")
+def seed_geometry() -> RoIGeometry:
+    return roi_sample_geometry(SEED_BOX, feature_size=(16, 16), **SEED)
+
+
+def test_seed_mapped_roi(seed_geometry):
+    g = seed_geometry
+    # "(9.25, 6) - top left corner; 6.25 - width; 4.53 - height" (picture coordinates)
+    assert g.start[0] + PICTURE == pytest.approx(9.25, abs=1e-9)
+    assert g.start[1] + PICTURE == pytest.approx(6.0, abs=1e-9)
+    assert g.start == pytest.approx((8.75, 5.5), abs=1e-9)
+    assert g.size == pytest.approx((6.25, 4.53), abs=1e-6)
+    # "a box with a height of 1.51 and a width of 2.08"
+    assert g.bin_size == pytest.approx((6.25 / 3, 4.53 / 3), abs=1e-6)
+    assert round(g.bin_size[0], 2) == 2.08 and round(g.bin_size[1], 2) == 1.51
+    assert g.grid == (2, 2) and g.output_size == (3, 3) and g.feature_size == (16, 16)
+    assert g.points.shape == (9, 4, 2) and g.neighbours.shape == (9, 4, 4, 2) and g.weights.shape == (9, 4, 4)
+
+
+def test_seed_first_bin_samples(seed_geometry):
+    pts = seed_geometry.points[0] + PICTURE  # samples in row-major order: (x0,y0) (x1,y0) (x0,y1) (x1,y1)
+    # "X = X_box + width/3 = 9.94, Y = Y_box + height/3 = 6.50"; the second: "(9.94, 7.01)"
+    assert pts[0].tolist() == pytest.approx([9.94, 6.50], abs=5e-3)
+    assert pts[2].tolist() == pytest.approx([9.94, 7.01], abs=5e-3)
+    # exact values: 9.25 + 6.25/9, 6 + 4.53/9, 6 + 2*4.53/9; the right column at 2/3
+    assert pts[0].tolist() == pytest.approx([9.25 + 6.25 / 9, 6 + 4.53 / 9], abs=1e-6)
+    assert pts[2].tolist() == pytest.approx([9.25 + 6.25 / 9, 6 + 2 * 4.53 / 9], abs=1e-6)
+    assert pts[1].tolist() == pytest.approx([9.25 + 2 * 6.25 / 9, 6 + 4.53 / 9], abs=1e-6)
+    assert pts[3].tolist() == pytest.approx([9.25 + 2 * 6.25 / 9, 6 + 2 * 4.53 / 9], abs=1e-6)
+
+
+def test_seed_bilinear_neighbours(seed_geometry):
+    """The first point reads the cells centred at (9.5, 6.5) (10.5, 6.5) (9.5, 7.5) (10.5, 7.5)."""
+    centres = seed_geometry.neighbours[0].double() + PICTURE  # [4 samples, 4 taps, (x, y)]
+    left = [[9.5, 6.5], [10.5, 6.5], [9.5, 7.5], [10.5, 7.5]]
+    right = [[10.5, 6.5], [11.5, 6.5], [10.5, 7.5], [11.5, 7.5]]  # the seed's "(10.50, 6.50) ... (11.50, 7.50)"
+    assert centres[0].tolist() == left and centres[2].tolist() == left
+    assert centres[1].tolist() == right and centres[3].tolist() == right
+    # Bilinear weights of the first point from its distances to those centres.
+    x, y = seed_geometry.points[0, 0].tolist()
+    fx, fy = x - 9, y - 6
+    expected = [(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx]
+    assert seed_geometry.weights[0, 0].tolist() == pytest.approx(expected, abs=1e-12)
+    torch.testing.assert_close(seed_geometry.weights.sum(-1), torch.ones(9, 4, dtype=torch.float64))
+
+
+def test_seed_plan_points_are_the_seed_numbers_minus_half(seed_geometry):
+    rois = torch.tensor([[0.0, *SEED_BOX]])
+    plan = build_plan((1, 8, 16, 16), rois, method="align", **SEED)
+    assert plan.points.shape == (9, 4, 2)
+    first = plan.points[0].double()
+    assert first[0].tolist() == pytest.approx([9.94 - 0.5, 6.50 - 0.5], abs=5e-3)
+    assert first[2].tolist() == pytest.approx([9.94 - 0.5, 7.01 - 0.5], abs=5e-3)
+    # The plan and the drawing function agree on every sample, cell and weight.
+    torch.testing.assert_close(plan.points.double(), seed_geometry.points, rtol=0, atol=1e-5)
+    cells = seed_geometry.neighbours[..., 1] * 16 + seed_geometry.neighbours[..., 0]
+    assert torch.equal(plan.cells, cells)
+    torch.testing.assert_close(plan.weights.double(), seed_geometry.weights, rtol=0, atol=1e-5)
+
+
+def test_seed_default_feature_size_holds_the_box():
+    g = roi_sample_geometry(SEED_BOX, **SEED)
+    assert g.feature_size[0] >= 11 and g.feature_size[1] >= 16
+    explicit = roi_sample_geometry(SEED_BOX, feature_size=(16, 16), **SEED)
+    torch.testing.assert_close(g.points, explicit.points, rtol=0, atol=0)
+    assert torch.equal(g.neighbours, explicit.neighbours)
+    torch.testing.assert_close(g.weights, explicit.weights, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", ["align", "warp"])
+@pytest.mark.parametrize("sampling_ratio,aligned,layout", [(2, True, "center"), (0, False, "corner"), (1, True, "interior")])
+def test_roi_sample_geometry_matches_build_plan(method, sampling_ratio, aligned, layout):
+    box = (-13.0, 40.5, 150.25, 210.0)
+    kw = dict(spatial_scale=1 / 16, output_size=(2, 3), sampling_ratio=sampling_ratio, aligned=aligned, layout=layout)
+    g = roi_sample_geometry(box, feature_size=(12, 8), quantize=method == "warp", **kw)
+    plan = build_plan((1, 1, 12, 8), torch.tensor([[0.0, *box]], dtype=torch.float64), method=method,
+                      dtype=torch.float64, **kw)
+    assert plan.valid.all()
+    torch.testing.assert_close(plan.points, g.points, rtol=0, atol=1e-12)
+    assert torch.equal(plan.cells, g.neighbours[..., 1] * 8 + g.neighbours[..., 0])
+    torch.testing.assert_close(plan.weights, g.weights, rtol=0, atol=1e-12)
+
+
+def test_roi_sample_geometry_rejects_unknown_layout():
+    with pytest.raises(ValueError, match="center.*interior.*corner"):
+        roi_sample_geometry(SEED_BOX, 1 / 32, 3, 2, True, "middle")
+
+
+# ------------------------------------------------------------------ building blocks
+
+
+def test_round_half_away_from_zero():
+    x = torch.tensor([-2.5, -1.5, -0.5, -0.4, 0.0, 0.4, 0.5, 1.5, 2.5, 2.49, 3.51])
+    expected = [-3.0, -2.0, -1.0, -0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 2.0, 4.0]
+    assert round_half_away_from_zero(x).tolist() == expected
+    assert torch.round(torch.tensor([0.5, 2.5])).tolist() == [0.0, 2.0]  # why torch.round is not used
+
+
+def test_round_half_away_from_zero_just_below_half_in_float32():
+    """C's round(0.49999997f) == 0: the float32 just below 0.5 must not round up."""
+    below = torch.tensor([0.5 - 2.0**-25, -(0.5 - 2.0**-25)], dtype=torch.float32)
+    assert round_half_away_from_zero(below).abs().tolist() == [0.0, 0.0]
+
+
+def test_bilinear_border_rule():
+    size = 5
+    pos = torch.tensor([-1.0001, -1.0, -0.5, 0.0, 1.25, 3.5, 4.0, 4.6, 5.0, 5.0001], dtype=torch.float64)
+    cells, weights = bilinear_neighbours(pos, size)
+    expected_cells = [[0, 1], [0, 1], [0, 1], [0, 1], [1, 2], [3, 4], [4, 4], [4, 4], [4, 4], [4, 4]]
+    expected_weights = [[0, 0], [1, 0], [1, 0], [1, 0], [0.75, 0.25], [0.5, 0.5], [1, 0], [1, 0], [1, 0], [0, 0]]
+    torch.testing.assert_close(weights, torch.tensor(expected_weights, dtype=torch.float64), rtol=0, atol=1e-12)
+    inside = weights.sum(-1) > 0
+    assert cells[inside].tolist() == [c for c, w in zip(expected_cells, expected_weights) if sum(w) > 0]
+
+
+@pytest.mark.parametrize("layout,expected", [
+    ("center", [0.25, 0.75]), ("interior", [1 / 3, 2 / 3]), ("corner", [0.0, 0.5])])
+def test_sample_layouts(layout, expected):
+    start = torch.tensor([10.0], dtype=torch.float64)
+    pos, valid = bin_sample_positions(start, torch.tensor([3.0], dtype=torch.float64), torch.tensor([2]), 2, layout)
+    assert pos.shape == (1, 2, 2) and valid.all()
+    want = torch.tensor([[10 + 3 * e for e in expected], [13 + 3 * e for e in expected]], dtype=torch.float64)
+    torch.testing.assert_close(pos[0], want, rtol=0, atol=1e-12)
+
+
+def test_adaptive_grids_pad_smaller_rois():
+    pos, valid = bin_sample_positions(torch.zeros(2), torch.ones(2), torch.tensor([1, 3]), 1, "center")
+    assert pos.shape == (2, 1, 3)
+    assert valid.tolist() == [[True, False, False], [True, True, True]]
+    assert pos[1, 0].tolist() == pytest.approx([1 / 6, 1 / 2, 5 / 6])
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_map_rois(aligned):
+    rois = torch.tensor([[1.0, 16.0, 8.0, 48.0, 72.0], [0.0, 20.0, 20.0, 22.0, 24.0]])
+    m = map_rois(rois, (2, 4), 1 / 16, 0, aligned)
+    off = 0.5 if aligned else 0.0
+    assert m.batch_index.tolist() == [1, 0]
+    assert m.x0.tolist() == pytest.approx([1.0 - off, 1.25 - off])
+    assert m.y0.tolist() == pytest.approx([0.5 - off, 1.25 - off])
+    # Unaligned boxes are at least one cell (legacy); aligned ones keep their size.
+    small = (0.125, 0.25) if aligned else (1.0, 1.0)
+    assert m.width.tolist() == pytest.approx([2.0, small[0]])
+    assert m.height.tolist() == pytest.approx([4.0, small[1]])
+    assert m.bin_w.tolist() == pytest.approx([0.5, small[0] / 4])
+    assert m.bin_h.tolist() == pytest.approx([2.0, small[1] / 2])
+    # Adaptive grid: ceil(bin extent).
+    assert m.grid_h.tolist() == [2, 1] and m.grid_w.tolist() == [1, 1]
+    q = map_rois(rois, (2, 4), 1 / 16, 2, aligned, quantize=True)
+    assert q.x0.tolist() == pytest.approx([1.0 - off, 1.0 - off])  # 1.25 rounds to 1
+    assert q.grid_h.tolist() == [2, 2]
