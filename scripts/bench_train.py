@@ -14,7 +14,6 @@ from hydra import compose, initialize_config_dir
 
 from roi_ablation.engine.bench import benchmark
 from roi_ablation.engine.distributed import resolve_device
-from roi_ablation.engine.runner import import_custom_modules
 from roi_ablation.train import CONFIG_DIR, build_components
 
 
@@ -27,7 +26,6 @@ def main() -> None:
     args = parser.parse_args()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=["device=cpu", *args.overrides])
-    import_custom_modules(list(cfg.custom_imports))
     result = benchmark(cfg, build_components(cfg), resolve_device(str(cfg.device)), args.iters, args.warmup, args.eval_images)
     overrides = {"roi": f"{cfg.roi.method}_{cfg.roi.agg}", "model": cfg.model.name, "data": cfg.data.name}
     print(json.dumps({**overrides, **result}))

@@ -10,7 +10,6 @@ User mistakes (bad config values, unreadable data) and a diverging loss end the 
 with one clear log line and `metrics.json` status "failed"; bugs keep their traceback.
 """
 
-import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -69,17 +68,6 @@ class Outcome(str, Enum):
     SKIPPED = "skipped"
     FAILED = "failed"
     REFUSED = "refused"
-
-
-def import_custom_modules(names: list[str]) -> None:
-    """`custom_imports`: user modules that register RoI layers, imported before the model is built."""
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ImportError as err:
-            raise ValueError(
-                f"custom_imports: cannot import {name!r} ({err}); make it importable (installed, or on PYTHONPATH)"
-            ) from err
 
 
 def _decide(cfg: DictConfig, run_dir: Path) -> tuple[Outcome | None, str]:
@@ -259,7 +247,6 @@ def run(cfg: DictConfig, run_dir: Path, build: Builder, ctx: DistContext | None 
             ctx = ctx or make_context(str(cfg.device))
             configure_determinism(bool(cfg.deterministic))
             seed_everything(int(cfg.seed) + ctx.rank)
-            import_custom_modules(list(cfg.custom_imports))
             validate_train_config(cfg.train, ctx.world_size)
             current = Run(cfg, run_dir, ctx, build(cfg))
         except ValueError as err:  # config and data mistakes (DataError is a ValueError)

@@ -60,7 +60,7 @@ def load_weights(trunk: nn.Module, weights: str) -> None:
     path = Path(weights).expanduser()
     if path.suffix in (".pth", ".pt", ".bin") or path.exists() or "/" in weights:
         if not path.is_file():
-            raise FileNotFoundError(
+            raise ValueError(
                 f"model.backbone.weights={weights}: no such file; give a local state-dict file, "
                 "a torchvision weights name such as ResNet50_Weights.IMAGENET1K_V1, or null to train from scratch")
         state = torch.load(path, map_location="cpu", weights_only=True)

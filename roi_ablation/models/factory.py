@@ -6,8 +6,7 @@ Everything below this function takes explicit arguments; this is where `cfg.mode
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -15,21 +14,12 @@ from omegaconf import DictConfig, OmegaConf
 from torchvision.models.detection import MaskRCNN
 
 from roi_ablation.roi.poolers import RoIPooler
+from roi_ablation.roi.registry import import_custom_modules
 
 from .backbones import resnet_trunk
 from .mask_rcnn import mask_rcnn
 
 ROI_KEYS = ("method", "agg", "sampling_ratio", "aligned", "layout")
-
-
-def import_custom_modules(modules: Iterable[str]) -> None:
-    """Import the user's modules (`custom_imports=[my_pkg.my_layers]`) so their `@register` layers exist."""
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except ImportError as error:
-            raise ImportError(f"custom_imports: cannot import {name!r} ({error}); it must be importable "
-                              "from the working directory or the Python path") from error
 
 
 def roi_layer_args(roi: Mapping[str, Any], branch: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ config with ``custom_imports=[your.module] roi.method=your_name``.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable
 from typing import Callable, Protocol
 
 from torch import Tensor
@@ -49,3 +51,14 @@ def get_layer(name: str) -> PlanBuilder:
     if name not in REGISTRY:
         raise ValueError(f"unknown RoI method {name!r}; valid: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]
+
+
+def import_custom_modules(names: Iterable[str]) -> None:
+    """`custom_imports`: import the user's modules so the layers they `@register` exist."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise ValueError(
+                f"custom_imports: cannot import {name!r} ({err}); make it importable (installed, or on PYTHONPATH)"
+            ) from err

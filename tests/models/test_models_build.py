@@ -89,13 +89,13 @@ def test_a_user_layer_is_selected_from_config(compose_cfg, tmp_path: Path, monke
 
 
 def test_missing_custom_import_is_named(compose_cfg) -> None:
-    with pytest.raises(ImportError, match="custom_imports: cannot import 'no_such_module'"):
+    with pytest.raises(ValueError, match="custom_imports: cannot import 'no_such_module'"):
         build_model(compose_cfg("custom_imports=[no_such_module]"), num_classes=3)
 
 
 def test_missing_weights_file_names_the_path(compose_cfg, tmp_path: Path) -> None:
     missing = tmp_path / "r50.pth"
-    with pytest.raises(FileNotFoundError, match=str(missing)):
+    with pytest.raises(ValueError, match=str(missing)):
         build_model(compose_cfg("model=r50_c4", f"model.backbone.weights={missing}"), num_classes=3)
 
 
