@@ -125,7 +125,7 @@ def test_bad_rois_shape(rois, words):
 
 @pytest.mark.parametrize("scale", [0.0, -1 / 16, float("nan")])
 def test_non_positive_spatial_scale(scale):
-    _raises(["spatial_scale", "> 0"], spatial_scale=scale)
+    _raises(["spatial_scale", "positive"], spatial_scale=scale)
 
 
 def test_non_float_features():
