@@ -2,8 +2,12 @@
 
 Forward + backward, median of ``--repeats`` runs after a warm-up, ours and torchvision's
 interleaved in one process so both see the same machine state. Peak memory is measured
-per (implementation, workload) in a fresh subprocess as the rise of peak RSS (CPU) or of
-``torch.cuda.max_memory_allocated`` (GPU) over the state with inputs allocated.
+per (implementation, workload) in a fresh subprocess, after a warm-up step: on CPU the
+peak RSS of one more step (``VmHWM``, reset through ``/proc/self/clear_refs``) minus the
+RSS before it, with glibc's mmap threshold fixed (every large block is mapped on
+allocation and unmapped on free, so RSS follows live memory) and free heap returned to
+the OS first (``malloc_trim``); on GPU the rise of ``torch.cuda.max_memory_allocated``
+over ``memory_allocated``.
 
     python scripts/bench_roi.py                 # CPU, all workloads, with memory
     python scripts/bench_roi.py --device cuda   # GPU
@@ -12,8 +16,9 @@ per (implementation, workload) in a fresh subprocess as the rise of peak RSS (CP
 from __future__ import annotations
 
 import argparse
-import json
-import resource
+import ctypes
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -81,53 +86,101 @@ def runner(impl: str, w: Workload, features: torch.Tensor, rois: torch.Tensor) -
     return step
 
 
-def measure_memory(impl: str, workload: str, device: str) -> float:
-    """Peak memory (MiB) one forward+backward adds over its inputs, in a fresh process."""
-    code = (
-        "import json,sys,resource,torch; sys.argv=['x']; import scripts.bench_roi as b\n"
-        f"w=b.WORKLOADS[{workload!r}]; f,r=b.make_inputs(w,{device!r}); step=b.runner({impl!r},w,f,r)\n"
-        "cuda=f.is_cuda\n"
-        "if cuda: torch.cuda.synchronize(); base=torch.cuda.memory_allocated(); torch.cuda.reset_peak_memory_stats()\n"
-        "else: base=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024\n"
-        "step()\n"
-        "peak=torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024\n"
-        "print(json.dumps((peak-base)/2**20))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+def _status_kib(field: str) -> int:
+    """A ``VmRSS``/``VmHWM``-style field of ``/proc/self/status``, in KiB."""
+    with open("/proc/self/status") as status:
+        match = re.search(rf"^{field}:\s+(\d+) kB", status.read(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"/proc/self/status has no {field}")
+    return int(match.group(1))
+
+
+def step_peak_mib(impl: str, workload: str, device: str) -> float:
+    """Peak memory (MiB) that one forward+backward adds to the live memory before it.
+
+    Run in a fresh process (``--memory-probe``): inputs are created and one warm-up step
+    runs first, so lazy initialisation (thread pools, kernels) is not counted.
+    """
+    w = WORKLOADS[workload]
+    features, rois = make_inputs(w, device)
+    step = runner(impl, w, features, rois)
+    step()
+    if features.is_cuda:
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    base = _status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # resets VmHWM to the current RSS
+    step()
+    return (_status_kib("VmHWM") - base) / 2**10
+
+
+def measure_memory(impl: str, workload: str, device: str, threads: int) -> float:
+    """``step_peak_mib`` in a fresh subprocess (NaN if the probe fails, e.g. not on Linux)."""
+    command = [sys.executable, __file__, "--memory-probe", impl, workload, "--device", device,
+               "--threads", str(threads)]
+    # A fixed mmap threshold maps every large block on allocation and unmaps it on free,
+    # so RSS follows live memory instead of glibc's heap caching heuristics.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    out = subprocess.run(command, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        print(f"memory probe {impl} {workload} failed: {out.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return float("nan")
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def median_times(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median seconds of each step; one warm-up each, then the steps interleaved."""
+    times: dict[str, list[float]] = {impl: [] for impl in steps}
+    for step in steps.values():
+        step()
+    for _ in range(repeats):
+        for impl, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[impl].append(time.perf_counter() - t0)
+    return {impl: statistics.median(t) for impl, t in times.items()}
+
+
+def print_table(med: dict[str, float], mem: dict[str, float]) -> None:
+    """Times and peak memory, as ratios to torchvision's RoIAlign and to our align/avg."""
+    print(f"{'impl':<16}{'fwd+bwd ms':>11}{'tv_align/x':>11}{'x/our align avg':>16}"
+          f"{'peak MiB':>10}{'mem/tv_align':>13}")
+    for impl, seconds in med.items():
+        peak = mem.get(impl, float("nan"))
+        mem_ratio = peak / mem["tv_align"] if mem.get("tv_align", 0) > 0 else float("nan")
+        print(f"{impl:<16}{seconds * 1e3:>11.1f}{med['tv_align'] / seconds:>10.2f}x"
+              f"{seconds / med['ours:align:avg']:>15.2f}x{peak:>10.0f}{mem_ratio:>13.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="intra-op threads (default: %(default)s)")
+    parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--memory-probe", nargs=2, metavar=("IMPL", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, median of {args.repeats}")
+    torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        print(step_peak_mib(*args.memory_probe, args.device))
+        return 0
+    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+          f"median of {args.repeats}")
+    impls = ["tv_align", "tv_pool"] + [f"ours:{m}:{a}" for m, a in VARIANTS]
     for key in args.workloads:
         w = WORKLOADS[key]
         features, rois = make_inputs(w, args.device)
-        impls = ["tv_align", "tv_pool"] + [f"ours:{m}:{a}" for m, a in VARIANTS]
-        steps = {impl: runner(impl, w, features, rois) for impl in impls}
-        times: dict[str, list[float]] = {impl: [] for impl in impls}
-        for step in steps.values():
-            step()  # warm-up
-        for _ in range(args.repeats):
-            for impl, step in steps.items():  # interleaved
-                t0 = time.perf_counter()
-                step()
-                times[impl].append(time.perf_counter() - t0)
-        med = {impl: statistics.median(t) for impl, t in times.items()}
-        mem = {} if args.no_memory else {impl: measure_memory(impl, key, args.device) for impl in impls}
+        med = median_times({impl: runner(impl, w, features, rois) for impl in impls}, args.repeats)
+        mem = {} if args.no_memory else {impl: measure_memory(impl, key, args.device, args.threads) for impl in impls}
         print(f"\n## {w.name}: {w.images} images, map {tuple(features.shape[2:])}, {w.rois} RoIs, stride {w.stride}")
-        print(f"{'impl':<16}{'fwd+bwd ms':>11}{'tv_align/x':>11}{'x/our align avg':>16}{'peak MiB':>10}{'mem/tv_align':>13}")
-        for impl in impls:
-            speed = med["tv_align"] / med[impl]
-            rel = med[impl] / med["ours:align:avg"]
-            peak = mem.get(impl, float("nan"))
-            mem_ratio = peak / mem["tv_align"] if mem and mem["tv_align"] > 0 else float("nan")
-            print(f"{impl:<16}{med[impl] * 1e3:>11.1f}{speed:>10.2f}x{rel:>15.2f}x{peak:>10.0f}{mem_ratio:>13.2f}")
+        print_table(med, mem)
         sys.stdout.flush()
     return 0
 
