@@ -29,7 +29,7 @@ def test_the_experiments_of_the_design_exist() -> None:
         ("table2d", "r50_c5", "coco", {"pool_max", "align_avg", "align_avg_aligned"}, 3),
         ("shapes_table2c", "small_c4", "shapes", {"pool_max", "warp_max", "warp_avg", "align_max", "align_avg", "align_avg_aligned"}, 3),
         ("shapes_table2d", "small_c5", "shapes", {"pool_max", "align_avg", "align_avg_aligned"}, 3),
-        ("demo", "small_c5", "shapes", {"pool_max", "align_avg"}, 0),
+        ("demo", "small_c4", "shapes", {"pool_max", "align_avg"}, 0),
     ],
 )
 def test_experiment_sweeps_the_rows(experiment: str, model: str, data: str, rows: set[str], seeds: int) -> None:
@@ -63,7 +63,7 @@ def test_demo_sweep_with_joblib_writes_tables(tmp_path: Path) -> None:
     assert len(runs) == 2 and "roi=align_avg" in runs[0] and "roi=pool_max" in runs[1]
     for name in runs:
         assert json.loads((sweep / name / "metrics.json").read_text())["status"] == "complete"
-    table = (sweep / "tables" / "table2d.csv").read_text()
+    table = (sweep / "tables" / "table2c.csv").read_text()
     assert "RoIPool" in table and "RoIAlign" in table
     assert (sweep / "tables" / "tables.png").stat().st_size > 5000
     assert f"tensorboard --logdir {sweep}" in proc.stdout
