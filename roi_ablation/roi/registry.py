@@ -10,6 +10,8 @@ config with ``custom_imports=[your.module] roi.method=your_name``.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Iterable
 from typing import Callable, Protocol
 
@@ -54,7 +56,13 @@ def get_layer(name: str) -> PlanBuilder:
 
 
 def import_custom_modules(names: Iterable[str]) -> None:
-    """`custom_imports`: import the user's modules so the layers they `@register` exist."""
+    """`custom_imports`: import the user's modules so the layers they `@register` exist.
+
+    The working directory is searched first, as `python -m` does, so a console script finds
+    a `my_layers.py` next to where it is run.
+    """
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     for name in names:
         try:
             importlib.import_module(name)
