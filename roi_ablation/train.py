@@ -12,9 +12,11 @@ job's resolved config to the other ranks, which run the same job with it.
 import logging
 import sys
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import hydra
+from hydra import compose, initialize_config_dir
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -28,6 +30,12 @@ logger = logging.getLogger(__name__)
 _unsuccessful: list[Outcome] = []  # outcomes of this process's jobs that make the exit code 1
 
 Job = tuple[dict[str, Any], str]
+
+
+def compose_config(overrides: Sequence[str] = (), return_hydra_config: bool = False) -> DictConfig:
+    """The root config as `roi-ablation-train OVERRIDES...` composes it (for scripts and tests)."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
 def build_components(cfg: DictConfig) -> Components:

@@ -18,12 +18,11 @@ import statistics
 import time
 
 import torch
-from hydra import compose, initialize_config_dir
 from torch import nn
 from torchvision.ops import MultiScaleRoIAlign
 
 from roi_ablation.models import build_model
-from roi_ablation.train import CONFIG_DIR
+from roi_ablation.train import compose_config
 
 
 def stock_copy(model: nn.Module) -> nn.Module:
@@ -68,9 +67,8 @@ def step_seconds(model: nn.Module, batch: list[torch.Tensor], targets: list[dict
 
 def bench(preset: str, size: int, images: int, repeats: int, device: torch.device) -> tuple[float, float]:
     """Median step seconds of (ours, stock), interleaved after one warm-up step each."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[f"model={preset}", "roi=align_avg", f"model.detector.min_size={size}",
-                                          f"model.detector.max_size={size}"])
+    cfg = compose_config([f"model={preset}", "roi=align_avg", f"model.detector.min_size={size}",
+                          f"model.detector.max_size={size}"])
     torch.manual_seed(0)
     ours = build_model(cfg, num_classes=5).to(device).train()
     stock = stock_copy(ours).train()

@@ -10,11 +10,9 @@ prints one JSON line, so runs are easy to collect:
 import argparse
 import json
 
-from hydra import compose, initialize_config_dir
-
 from roi_ablation.engine.bench import benchmark
 from roi_ablation.engine.distributed import resolve_device
-from roi_ablation.train import CONFIG_DIR, build_components
+from roi_ablation.train import build_components, compose_config
 
 
 def main() -> None:
@@ -24,8 +22,7 @@ def main() -> None:
     parser.add_argument("--eval-images", type=int, default=16, help="validation images to time inference on")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. roi=pool_max model=small_c5")
     args = parser.parse_args()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["device=cpu", *args.overrides])
+    cfg = compose_config(["device=cpu", *args.overrides])
     result = benchmark(cfg, build_components(cfg), resolve_device(str(cfg.device)), args.iters, args.warmup, args.eval_images)
     overrides = {"roi": f"{cfg.roi.method}_{cfg.roi.agg}", "model": cfg.model.name, "data": cfg.data.name}
     print(json.dumps({**overrides, **result}))

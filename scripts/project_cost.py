@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hydra import compose, initialize_config_dir
-
-from roi_ablation.train import CONFIG_DIR
+from roi_ablation.train import compose_config
 
 EXPERIMENTS = ("table2c", "table2d")
 
 
 def sweep_size(experiment: str) -> tuple[str, int, int]:
     """(model preset, number of runs, iterations per run) of an experiment's sweep."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    cfg = compose_config([f"experiment={experiment}"], return_hydra_config=True)
     runs = 1
     for values in cfg.hydra.sweeper.params.values():
         runs *= len(str(values).split(","))

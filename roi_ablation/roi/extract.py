@@ -10,7 +10,7 @@ from torch import Tensor
 from .geometry import LAYOUTS
 from .ops import apply_plan
 from .plan import SamplingPlan
-from .registry import get_layer
+from .registry import PlanBuilder, get_layer
 
 AGGREGATIONS = ("max", "avg")
 
@@ -44,6 +44,16 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def check_layer(method: str, agg: str | None, layout: str) -> PlanBuilder:
+    """The plan builder of ``method``, after checking the names (``ValueError`` listing the valid ones)."""
+    builder = get_layer(method)
+    if agg is not None and agg not in AGGREGATIONS:
+        raise ValueError(f"unknown agg {agg!r}; valid: {', '.join(AGGREGATIONS)}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    return builder
+
+
 def build_plan(
     features_shape: Sequence[int],
     rois: Tensor | Sequence[Tensor],
@@ -56,9 +66,7 @@ def build_plan(
     dtype: torch.dtype = torch.float32,
 ) -> SamplingPlan:
     """The sampling plan ``extract`` would use (validated): for drawing or inspecting."""
-    builder = get_layer(method)
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    builder = check_layer(method, None, layout)
     if not 0 < spatial_scale < float("inf"):
         raise ValueError(f"spatial_scale must be a positive finite number (1/stride); got {spatial_scale!r}")
     if len(features_shape) != 4:
@@ -90,8 +98,7 @@ def extract(
     gradients. Half-precision inputs (and autocast) are computed in float32 and returned
     in the input's dtype, as torchvision's RoI ops do.
     """
-    if agg not in AGGREGATIONS:
-        raise ValueError(f"unknown agg {agg!r}; valid: {', '.join(AGGREGATIONS)}")
+    check_layer(method, agg, layout)
     if not features.is_floating_point():
         raise ValueError(f"features must be a floating-point tensor; got {features.dtype}")
     work = compute_dtype(features.dtype)

@@ -18,9 +18,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import MultiScaleRoIAlign
 
-from .extract import AGGREGATIONS, as_roi_tensor, extract
-from .geometry import LAYOUTS
-from .registry import get_layer
+from .extract import as_roi_tensor, check_layer, extract
 
 
 def infer_scale(feature: Tensor, image_size: Sequence[int]) -> float:
@@ -57,11 +55,7 @@ class RoIPooler(MultiScaleRoIAlign):
     ) -> None:
         super().__init__(list(featmap_names), output_size, sampling_ratio,
                          canonical_scale=canonical_scale, canonical_level=canonical_level)
-        get_layer(method)  # unknown names fail at build time, listing the registered ones
-        if agg not in AGGREGATIONS:
-            raise ValueError(f"unknown agg {agg!r}; valid: {', '.join(AGGREGATIONS)}")
-        if layout not in LAYOUTS:
-            raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+        check_layer(method, agg, layout)  # unknown names fail when the model is built, not at its first step
         self.method, self.agg, self.aligned, self.layout = method, agg, bool(aligned), layout
 
     def _pool(self, feature: Tensor, rois: Tensor, scale: float) -> Tensor:

@@ -7,15 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+
+from roi_ablation.train import compose_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 
 
 def _compose(*overrides: str, hydra: bool = False):
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=hydra)
+    return compose_config(overrides, return_hydra_config=hydra)
 
 
 def test_the_experiments_of_the_design_exist() -> None:

@@ -50,7 +50,7 @@ def test_c4_shares_res5_between_box_and_mask(compose_cfg) -> None:
     assert (heads.box_roi_pool.output_size, heads.mask_roi_pool.output_size) == ((14, 14), (14, 14))
 
 
-def test_num_classes_comes_from_the_data(compose_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_num_classes_comes_from_the_data(compose_cfg, tmp_path: Path) -> None:
     cfg = compose_cfg("model=small_c5", f"data.root={tmp_path}", "data.num_train=4", "data.num_val=2", "data.classes=[circle,bar]")
     model = build_model(cfg)
     assert model.roi_heads.box_predictor.cls_score.out_features == 3  # two shapes + background
