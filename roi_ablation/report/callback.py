@@ -19,6 +19,7 @@ class TablesCallback(Callback):
         out = sweep_dir / "tables"
         print(f"\nSweep finished: building the tables from {sweep_dir}")
         if tables_main([str(sweep_dir), "--out", str(out)]) == 0:
-            print(f"\nTables: {out}/table2c.md, table2d.md (CSV and tables.png beside them)"
+            tables = ", ".join(str(p) for p in sorted(out.glob("*.md")) if p.name != "provenance.md")
+            print(f"\nTables: {tables} (CSV and tables.png beside them)"
                   f"\nTensorBoard (training curves, images, the tables as text):"
                   f"\n  tensorboard --logdir {sweep_dir}")
