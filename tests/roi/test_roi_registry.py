@@ -21,10 +21,29 @@ def fresh_name():
     REGISTRY.pop(name, None)
 
 
-def test_builtin_layers_are_registered():
-    assert {"pool", "warp", "align"} <= set(REGISTRY)
-    for name in ("pool", "warp", "align"):
-        assert callable(REGISTRY[name])
+def test_builtin_layers_are_registered_with_their_metadata():
+    assert {"pool", "warp", "align", "prpool"} <= set(REGISTRY)
+    pool, warp, align = REGISTRY["pool"], REGISTRY["warp"], REGISTRY["align"]
+    assert [(s.title, s.align, s.bilinear) for s in (pool, warp, align)] == [
+        ("RoIPool", False, False), ("RoIWarp", False, True), ("RoIAlign", True, True)]
+    assert pool.reads == frozenset() and pool.paper == {}
+    assert dict(warp.paper) == {"sampling_ratio": 2, "aligned": False, "layout": "corner"}
+    assert dict(align.paper) == {"sampling_ratio": 2, "aligned": False, "layout": "center"}
+    assert pool.order < warp.order < align.order
+
+
+def test_user_layer_metadata_and_its_checks(fresh_name):
+    register(fresh_name, title="Mine", align=True, bilinear=False, aggs=("avg",), reads=("layout",),
+             paper={"layout": "interior"})(REGISTRY["align"].build)
+    spec = REGISTRY[fresh_name]
+    assert (spec.title, spec.align, spec.bilinear, spec.aggs, spec.reads) == ("Mine", True, False, ("avg",),
+                                                                             frozenset({"layout"}))
+    with pytest.raises(ValueError, match="does not support agg 'max'; valid: avg"):
+        extract(features(), make_rois(5, 6, 1 / 16), method=fresh_name, agg="max")
+    with pytest.raises(ValueError, match="not read by the layer"):
+        register(fresh_name + "_x", reads=(), paper={"layout": "corner"})
+    with pytest.raises(ValueError, match="aggs must be"):
+        register(fresh_name + "_y", aggs=("median",))
 
 
 def test_user_layer_reusing_the_align_plan_builder(fresh_name):
@@ -36,7 +55,7 @@ def test_user_layer_reusing_the_align_plan_builder(fresh_name):
         return align(rois, feature_shape, output_size=output_size, spatial_scale=spatial_scale,
                      sampling_ratio=sampling_ratio, aligned=aligned, layout="interior")
 
-    assert REGISTRY[fresh_name] is interior_align  # the decorator returns the function unchanged
+    assert REGISTRY[fresh_name].build is interior_align  # the decorator returns the function unchanged
     x = features().requires_grad_()
     rois = make_rois(5, 6, 1 / 16)
     for agg in ("max", "avg"):
@@ -83,10 +102,10 @@ def test_duplicate_registration_is_an_error_and_keeps_the_first(fresh_name):
         def second(rois, feature_shape, **kwargs):  # pragma: no cover - never registered
             raise AssertionError
 
-    assert REGISTRY[fresh_name] is first
+    assert REGISTRY[fresh_name].build is first
     with pytest.raises(ValueError, match="already registered"):
         register("align")(first)
-    assert REGISTRY["align"] is not first
+    assert REGISTRY["align"].build is not first
 
 
 def test_unknown_name_lists_the_valid_ones_including_user_layers(fresh_name):
