@@ -1,89 +1,150 @@
-"""`metrics.json`: the one file per run that tables and checks read (format in DESIGN.md).
+"""`metrics.json`: the run record, the one file per run that tables and checks read.
 
-Written atomically by rank 0, on success ("complete") and on failure ("failed" with
-"error"), so a sweep's report can show failed runs instead of silently dropping them.
+``RunRecord`` is its schema, shared by the engine that writes it and the report that
+reads it (format in docs/design.md). Rank 0 writes it atomically when a run ends:
+"complete", "failed" (with "error") or "interrupted", so a sweep's report shows failed
+and stopped runs instead of silently dropping them. Reading is strict: a record that
+does not match the schema raises ``MalformedRecord`` saying what is wrong.
 """
 
+from __future__ import annotations
+
 import json
+import math
 import subprocess
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from roi_ablation.engine.atomic import atomic_write_json
+from roi_ablation.roi import RoISettings
+from roi_ablation.roi.settings import LAYER_KEYS
 
 METRICS_FILE = "metrics.json"
-ROI_KEYS = ("method", "agg", "sampling_ratio", "aligned", "layout")
+STATUSES = ("complete", "failed", "interrupted")
 Scores = dict[str, float | None]
+
+
+class MalformedRecord(ValueError):
+    """A metrics.json that is not a run record; the message says what is wrong."""
 
 
 def git_sha() -> str:
     """The commit of the package's checkout, or "unknown" (installed copy, no git)."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"
 
 
-def run_description(cfg: DictConfig) -> dict[str, Any]:
-    """Which run this is: RoI layer, model, stride, data set, seed.
+@dataclass
+class RunRecord:
+    """Which run this is (RoI layer, model, measured stride, data, seed) and how it ended."""
 
-    `roi.mask` (mask-branch overrides) appears only when set, so the common case
-    matches DESIGN.md exactly while such runs stay distinguishable.
-    """
-    roi = {key: OmegaConf.select(cfg, f"roi.{key}") for key in ROI_KEYS}
-    mask = OmegaConf.select(cfg, "roi.mask")
-    if mask:
-        roi["mask"] = OmegaConf.to_container(mask, resolve=True)
-    return {
-        "roi": roi,
-        "model": OmegaConf.select(cfg, "model.name"),
-        "stride": OmegaConf.select(cfg, "model.stride"),
-        "data": OmegaConf.select(cfg, "data.name"),
-        "seed": OmegaConf.select(cfg, "seed"),
-    }
+    roi: RoISettings
+    model: str | None
+    stride: int | None
+    data: str | None
+    seed: int | None
+    iterations: int = 0
+    segm: Scores | None = None
+    bbox: Scores | None = None
+    train_s: float = 0.0
+    eval_s: float = 0.0
+    git: str = field(default_factory=git_sha)
+    status: str = "failed"
+    error: str | None = None
+
+    def ended(self, status: str, **values: Any) -> "RunRecord":
+        """This run, ended with ``status`` and the given values (iterations, scores, times, error)."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}; got {status!r}")
+        return replace(self, status=status, **values)
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "roi": self.roi.to_json(), "model": self.model, "stride": self.stride, "data": self.data,
+            "seed": self.seed, "iterations": self.iterations, "segm": self.segm, "bbox": self.bbox,
+            "train_s": round(self.train_s, 3), "eval_s": round(self.eval_s, 3), "git": self.git, "status": self.status,
+        }
+        if self.error is not None:
+            record["error"] = self.error
+        return record
+
+    @classmethod
+    def from_json(cls, raw: Any) -> "RunRecord":
+        """The record of a parsed metrics.json; ``MalformedRecord`` naming the first field that is wrong."""
+        if not isinstance(raw, dict):
+            raise MalformedRecord(f"not a JSON object but {type(raw).__name__}")
+        roi = raw.get("roi")
+        if not isinstance(roi, dict) or not all(isinstance(roi.get(k), str) for k in ("method", "agg", "layout")):
+            raise MalformedRecord(f"'roi' must be an object with {', '.join(LAYER_KEYS)}; got {roi!r}")
+        if not _is_int(roi.get("sampling_ratio")) or not isinstance(roi.get("aligned"), bool):
+            raise MalformedRecord(f"'roi' needs an integer sampling_ratio and a boolean aligned; got {roi!r}")
+        status = raw.get("status")
+        if status not in STATUSES:
+            raise MalformedRecord(f"'status' must be one of {', '.join(STATUSES)}; got {status!r}")
+        scores = {name: _scores(raw.get(name), name) for name in ("segm", "bbox")}
+        if status == "complete" and not any(s and s.get("AP") is not None for s in scores.values()):
+            raise MalformedRecord("status is 'complete' but neither 'segm' nor 'bbox' has an AP")
+        for name in ("stride", "seed", "iterations"):
+            if raw.get(name) is not None and not _is_int(raw.get(name)):
+                raise MalformedRecord(f"'{name}' must be an integer; got {raw.get(name)!r}")
+        return cls(
+            roi=RoISettings.from_json(roi), model=_optional_str(raw.get("model")), stride=raw.get("stride"),
+            data=_optional_str(raw.get("data")), seed=raw.get("seed"), iterations=raw.get("iterations") or 0,
+            segm=scores["segm"], bbox=scores["bbox"], train_s=_number(raw.get("train_s")),
+            eval_s=_number(raw.get("eval_s")), git=str(raw.get("git", "unknown")), status=status,
+            error=_optional_str(raw.get("error")),
+        )
 
 
-def write_metrics(
-    run_dir: Path,
-    cfg: DictConfig,
-    *,
-    iterations: int,
-    segm: Scores | None,
-    bbox: Scores | None,
-    train_s: float,
-    eval_s: float,
-    error: str | None = None,
-) -> dict[str, Any]:
-    """Write metrics.json; `error` set means status "failed". Returns what was written."""
-    record: dict[str, Any] = {
-        **run_description(cfg),
-        "iterations": iterations,
-        "segm": segm,
-        "bbox": bbox,
-        "train_s": round(train_s, 3),
-        "eval_s": round(eval_s, 3),
-        "git": git_sha(),
-        "status": "failed" if error else "complete",
-    }
-    if error:
-        record["error"] = error
-    atomic_write_json(run_dir / METRICS_FILE, record)
+def write_metrics(run_dir: Path, record: RunRecord) -> RunRecord:
+    """Write ``record`` as ``run_dir/metrics.json`` (atomically); returns it."""
+    atomic_write_json(run_dir / METRICS_FILE, record.to_json())
     return record
 
 
-def read_metrics(run_dir: Path) -> dict[str, Any] | None:
-    """metrics.json of `run_dir`, or None if absent or unreadable."""
+def read_record(path: Path) -> RunRecord:
+    """The record in ``path``; ``MalformedRecord`` if it is unreadable or not a run record."""
     try:
-        return json.loads((run_dir / METRICS_FILE).read_text())
-    except (OSError, ValueError):
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise MalformedRecord(f"unreadable: {err}") from None
+    return RunRecord.from_json(raw)
+
+
+def read_metrics(run_dir: Path) -> RunRecord | None:
+    """The record of ``run_dir``, or None if it has none or an unusable one."""
+    try:
+        return read_record(run_dir / METRICS_FILE)
+    except MalformedRecord:
         return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else 0.0
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _scores(value: Any, name: str) -> Scores | None:
+    """A section of AP values: numbers (finite, in 0..100) or null."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MalformedRecord(f"'{name}' must be an object of AP values or null; got {value!r}")
+    for key, score in value.items():
+        ok = score is None or (isinstance(score, (int, float)) and not isinstance(score, bool)
+                               and math.isfinite(score) and -1 <= score <= 100)
+        if not ok:
+            raise MalformedRecord(f"'{name}.{key}' must be a percentage or null; got {score!r}")
+    return dict(value)

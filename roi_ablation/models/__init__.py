@@ -1,11 +1,12 @@
 """Mask R-CNN presets (C4 stride 16, C5 stride 32, FPN; small CPU twins) with a registry RoI layer.
 
-model = build_model(cfg)   # cfg composed from configs/train.yaml
+model = build_model(settings.model, settings.roi, num_classes)   # settings = roi_ablation.config.resolve(cfg)
 """
 
 from .backbones import resnet_trunk
-from .factory import build_model
+from .config import ARCHS, ModelConfig
+from .factory import build_model, feature_stride
 from .heads import c4_heads, fc_heads
-from .mask_rcnn import ARCHS, mask_rcnn
+from .mask_rcnn import mask_rcnn
 
-__all__ = ["ARCHS", "build_model", "c4_heads", "fc_heads", "mask_rcnn", "resnet_trunk"]
+__all__ = ["ARCHS", "ModelConfig", "build_model", "c4_heads", "fc_heads", "feature_stride", "mask_rcnn", "resnet_trunk"]

@@ -1,60 +1,63 @@
-"""``build_model``: the one place where the composed config becomes a model.
+"""``build_model``: a preset's Mask R-CNN with its RoI layer, from explicit, checked settings.
 
-Everything below this function takes explicit arguments; this is where `cfg.model`
-(the preset) and `cfg.roi` (the RoI layer) are read.
+The composition root (``roi_ablation.train``) resolves the config into a ``ModelConfig``
+and a ``RoISettings`` and knows the number of classes; nothing below reads a config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import asdict
 from functools import partial
-from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+import torch
+from torch import nn
 from torchvision.models.detection import MaskRCNN
 
+from roi_ablation.roi import RoISettings
 from roi_ablation.roi.poolers import RoIPooler
-from roi_ablation.roi.registry import import_custom_modules
 
 from .backbones import resnet_trunk
+from .config import ModelConfig
 from .mask_rcnn import mask_rcnn
 
-ROI_KEYS = ("method", "agg", "sampling_ratio", "aligned", "layout")
 
+def build_model(model: ModelConfig, roi: RoISettings, num_classes: int) -> MaskRCNN:
+    """The Mask R-CNN of preset ``model`` whose box and mask branches read RoIs by ``roi``.
 
-def roi_layer_args(roi: Mapping[str, Any], branch: str) -> dict[str, Any]:
-    """The pooler settings of the box branch, or of the mask branch (the box's, with `roi.mask` on top)."""
-    args = {key: roi[key] for key in ROI_KEYS}
-    if branch == "mask":
-        overrides = dict(roi.get("mask") or {})
-        unknown = set(overrides) - set(ROI_KEYS)
-        if unknown:
-            raise ValueError(f"roi.mask has unknown keys {sorted(unknown)}; valid: {', '.join(ROI_KEYS)}")
-        args.update(overrides)
-    return args
-
-
-def build_model(cfg: DictConfig, num_classes: int | None = None) -> MaskRCNN:
-    """The Mask R-CNN of `cfg.model` with the RoI layer of `cfg.roi`; classes (with background) from `cfg.data` by default."""
-    import_custom_modules(cfg.get("custom_imports") or [])
-    if num_classes is None:
-        from roi_ablation.data import num_classes as data_num_classes
-
-        num_classes = data_num_classes(cfg.data)
-    model_cfg: dict[str, Any] = OmegaConf.to_container(cfg.model, resolve=True)  # type: ignore[assignment]
-    roi_cfg: dict[str, Any] = OmegaConf.to_container(cfg.roi, resolve=True)  # type: ignore[assignment]
+    ``num_classes`` counts the background.
+    """
     return mask_rcnn(
-        model_cfg["arch"],
-        resnet_trunk(**model_cfg["backbone"]),
+        model.arch,
+        resnet_trunk(**asdict(model.backbone)),
         num_classes,
-        pooler=partial(_pooler, roi_layer_args(roi_cfg, "box")),
-        mask_pooler=partial(_pooler, roi_layer_args(roi_cfg, "mask")),
-        heads=model_cfg.get("heads") or {},
-        anchor_sizes=model_cfg["anchors"]["sizes"],
-        aspect_ratios=model_cfg["anchors"]["aspect_ratios"],
-        **model_cfg["detector"],
+        pooler=partial(_pooler, roi.for_branch("box")),
+        mask_pooler=partial(_pooler, roi.for_branch("mask")),
+        heads=model.heads,
+        anchor_sizes=model.anchors.sizes,
+        aspect_ratios=model.anchors.aspect_ratios,
+        **asdict(model.detector),
     )
 
 
-def _pooler(layer: dict[str, Any], featmap_names: list[str], output_size: int) -> RoIPooler:
-    return RoIPooler(featmap_names, output_size, **layer)
+def _pooler(layer: RoISettings, featmap_names: list[str], output_size: int) -> RoIPooler:
+    return RoIPooler(featmap_names, output_size, **layer.layer_args())
+
+
+@torch.no_grad()
+def feature_stride(model: MaskRCNN, probe: int = 256) -> int:
+    """The stride of the finest map the RoI layers read, measured on the built backbone.
+
+    A ``probe x probe`` zero image goes through the backbone (in eval mode, restored
+    after); its input size over the first map's size is the stride (C4: 16, C5: 32,
+    FPN: 4, its finest level).
+    """
+    backbone: nn.Module = model.backbone
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        device = next(backbone.parameters()).device
+        out = backbone(torch.zeros(1, 3, probe, probe, device=device))
+    finally:
+        backbone.train(was_training)
+    first = next(iter(out.values())) if isinstance(out, dict) else out
+    return round(probe / first.shape[-1])

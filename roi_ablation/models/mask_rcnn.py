@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch import nn
@@ -14,26 +14,25 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from roi_ablation.roi.poolers import RoIPooler
 
 from .backbones import stage_channels, stem_through
+from .config import ARCHS, HeadsConfig
 from .heads import Heads, c4_heads, fc_heads
 
-ARCHS = ("c4", "c5", "fpn")
 PoolerFactory = Callable[[Sequence[str], int], RoIPooler]  # (feature map names, output size) -> pooler
 
 
-def _backbone_and_heads(arch: str, trunk: nn.Module, num_classes: int, head_args: Mapping[str, Any]) -> tuple[nn.Module, Heads, list[str]]:
+def _backbone_and_heads(arch: str, trunk: nn.Module, num_classes: int, heads: HeadsConfig) -> tuple[nn.Module, Heads, list[str]]:
     if arch == "c4":
         return stem_through(trunk, "layer3"), c4_heads(trunk.layer4, stage_channels(trunk, "layer4"), num_classes,
-                                                       mask_dim=head_args.get("mask_dim", 256)), ["0"]
+                                                       mask_dim=heads.mask_dim), ["0"]
+    fc_args = {"representation_size": heads.representation_size, "mask_layers": heads.mask_layers, "mask_dim": heads.mask_dim}
     if arch == "c5":
         body = stem_through(trunk, "layer4")
-        return body, fc_heads(body.out_channels, num_classes, **head_args), ["0"]
+        return body, fc_heads(body.out_channels, num_classes, **fc_args), ["0"]
     if arch == "fpn":
         stages = ["layer1", "layer2", "layer3", "layer4"]
-        out_channels = int(head_args.get("fpn_channels", 256))
         backbone = BackboneWithFPN(trunk, {s: str(i) for i, s in enumerate(stages)}, [stage_channels(trunk, s) for s in stages],
-                                   out_channels, extra_blocks=LastLevelMaxPool())
-        fc_args = {k: v for k, v in head_args.items() if k != "fpn_channels"}
-        return backbone, fc_heads(out_channels, num_classes, **fc_args), ["0", "1", "2", "3"]
+                                   heads.fpn_channels, extra_blocks=LastLevelMaxPool())
+        return backbone, fc_heads(heads.fpn_channels, num_classes, **fc_args), ["0", "1", "2", "3"]
     raise ValueError(f"unknown model.arch {arch!r}; valid: {', '.join(ARCHS)}")
 
 
@@ -50,7 +49,7 @@ def mask_rcnn(
     num_classes: int,
     pooler: PoolerFactory,
     mask_pooler: PoolerFactory,
-    heads: Mapping[str, Any],
+    heads: HeadsConfig,
     anchor_sizes: Sequence[int],
     aspect_ratios: Sequence[float],
     **detector_args: Any,

@@ -1,25 +1,44 @@
-"""A Hydra callback: when a multirun ends, its tables are built and where to look is printed."""
+"""A Hydra callback: when a multirun ends, its report is built whatever happened to the jobs.
+
+Jobs never raise into Hydra (``roi_ablation.train`` records a failed job and carries on),
+so this runs after every sweep. It writes the tables and the HParams experiment config,
+lists the jobs that did not complete, and then makes the command exit with 1 if any did.
+"""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from roi_ablation.report.__main__ import main as tables_main
+from roi_ablation.report.__main__ import print_summary
+from roi_ablation.report.collect import ReportError
+from roi_ablation.report.dashboard import write_hparams_experiment
+from roi_ablation.report.write import write_report
 
 
 class TablesCallback(Callback):
-    """Runs `roi-ablation-tables SWEEP_DIR --out SWEEP_DIR/tables` after every sweep."""
+    """``roi-ablation-tables SWEEP_DIR --out SWEEP_DIR/tables`` after every sweep; exit 1 if a job did not complete."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         out = sweep_dir / "tables"
         print(f"\nSweep finished: building the tables from {sweep_dir}")
-        if tables_main([str(sweep_dir), "--out", str(out)]) == 0:
-            tables = ", ".join(str(p) for p in sorted(out.glob("*.md")) if p.name != "provenance.md")
-            print(f"\nTables: {tables} (CSV and tables.png beside them)"
-                  f"\nTensorBoard (training curves, images, the tables as text):"
-                  f"\n  tensorboard --logdir {sweep_dir}")
+        try:
+            report = write_report([sweep_dir], out, shlex.join(["roi-ablation-tables", str(sweep_dir), "--out", str(out)]))
+        except (ReportError, OSError) as exc:
+            print(f"roi-ablation-tables: error: {exc}")
+            raise SystemExit(1) from None
+        write_hparams_experiment(sweep_dir)
+        print_summary(report)
+        tables = ", ".join(str(p) for p in sorted(out.glob("table*.md")))
+        print(f"\nTables: {tables} (CSV, claims and figures beside them)"
+              f"\nTensorBoard (training curves, images, HParams, the tables as text):"
+              f"\n  tensorboard --logdir {sweep_dir}")
+        if report.problems:
+            print(f"\n{len(report.problems)} of {len(report.runs)} jobs did not complete (listed above); "
+                  "rerun the same command to resume them")
+            raise SystemExit(1)

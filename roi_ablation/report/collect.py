@@ -1,15 +1,14 @@
 """Find run directories under sweep outputs and read each into a `Run`.
 
-A run is any directory holding `metrics.json` (written by the engine when a run ends,
-complete or failed) or `.hydra/config.yaml` (written by Hydra when a job starts). A job
-killed before it wrote metrics still has its config, so it is read as "missing" and still
-placed in its table row: a sweep's gaps stay visible instead of vanishing.
+A run is any directory holding `metrics.json` (the engine's `RunRecord`, written when a
+run ends: complete, failed or interrupted) or `.hydra/config.yaml` (written by Hydra when a
+job starts). A job killed before it wrote its record still has its config, so it is read
+as "missing" and still placed in its table row; a record that does not match the schema
+is a failed run with the reason. A sweep's gaps stay visible instead of vanishing.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,13 @@ from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 
-Status = Literal["complete", "failed", "missing"]
+from roi_ablation.engine.metrics import METRICS_FILE, MalformedRecord, RunRecord, read_record
+from roi_ablation.roi import RoISettings
+from roi_ablation.roi.registry import import_custom_modules
 
-#: Table metric name -> (metrics.json section, key). AP values are percentages.
+Status = Literal["complete", "failed", "interrupted", "missing"]
+
+#: Table metric name -> (run record section, key). AP values are percentages.
 METRIC_SOURCES: dict[str, tuple[str, str]] = {
     "AP": ("segm", "AP"),
     "AP50": ("segm", "AP50"),
@@ -29,36 +32,9 @@ METRIC_SOURCES: dict[str, tuple[str, str]] = {
     "APbb75": ("bbox", "AP75"),
 }
 
-#: Run field -> key in the Hydra config, the fallback when metrics.json lacks the field.
-CONFIG_KEYS: dict[str, str] = {
-    "method": "roi.method",
-    "agg": "roi.agg",
-    "sampling_ratio": "roi.sampling_ratio",
-    "aligned": "roi.aligned",
-    "layout": "roi.layout",
-    "mask": "roi.mask",
-    "model": "model.name",
-    "stride": "model.stride",
-    "data": "data.name",
-    "seed": "seed",
-    "iterations": "train.max_iter",
-}
-
 
 class ReportError(Exception):
     """A user-facing error (bad input directory); the CLI prints it without a traceback."""
-
-
-@dataclass(frozen=True)
-class RoiSettings:
-    """The RoI-layer settings that define a table row (`mask`: mask-branch overrides)."""
-
-    method: str
-    agg: str
-    sampling_ratio: int
-    aligned: bool
-    layout: str
-    mask: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -67,7 +43,7 @@ class Run:
 
     path: Path
     status: Status
-    roi: RoiSettings
+    roi: RoISettings
     data: str | None
     model: str | None
     stride: int | None
@@ -123,73 +99,58 @@ def find_run_dirs(root: Path) -> list[Path]:
 
 
 def load_run(path: Path) -> Run:
-    """Read one run directory: metrics.json first, the Hydra config for what it lacks."""
+    """Read one run directory: its run record, or its Hydra config when it has none."""
     config = _load_config(path / ".hydra" / "config.yaml")
     overrides = _load_overrides(path / ".hydra" / "overrides.yaml")
-    metrics_path = path / "metrics.json"
-    if not metrics_path.is_file():
-        status: Status = "missing"
-        raw: dict[str, Any] = {}
-        error = "no metrics.json (killed, still running, or never run)"
-    else:
-        try:
-            raw = json.loads(metrics_path.read_text())
-            if not isinstance(raw, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
-            raw = {}
-            status, error = "failed", f"unreadable metrics.json: {exc}"
-        else:
-            status = "complete" if raw.get("status", "complete") == "complete" else "failed"
-            error = str(raw.get("error", raw.get("status"))) if status == "failed" else None
-
-    def get(name: str) -> Any:
-        roi = raw.get("roi") if isinstance(raw.get("roi"), dict) else {}
-        value = roi.get(name) if name in roi else raw.get(name)
-        if value is None and config is not None:
-            value = OmegaConf.select(
-                config, CONFIG_KEYS[name], default=None, throw_on_resolution_failure=False
-            )
-            if isinstance(value, DictConfig):
-                value = OmegaConf.to_container(value, resolve=True)
-        return value
-
-    metrics = _read_metrics(raw) if status == "complete" else {}
-    if status == "complete" and not metrics:
-        status, error = "failed", "metrics.json reports no segm/bbox AP"
+    _import_user_layers(config)
+    if not (path / METRICS_FILE).is_file():
+        return _from_config(path, config, overrides, "missing", "no metrics.json (killed, still running, or never run)")
+    try:
+        record = read_record(path / METRICS_FILE)
+    except MalformedRecord as err:
+        return _from_config(path, config, overrides, "failed", f"malformed metrics.json: {err}")
     return Run(
-        path=path,
-        status=status,
-        roi=RoiSettings(
-            method=str(get("method") or "?"),
-            agg=str(get("agg") or "?"),
-            sampling_ratio=_as_int(get("sampling_ratio"), default=2),
-            aligned=bool(get("aligned") or False),
-            layout=str(get("layout") or "center"),
-            mask=tuple(sorted((str(k), str(v)) for k, v in (get("mask") or {}).items())),
-        ),
-        data=_as_str(get("data")),
-        model=_as_str(get("model")),
-        stride=_as_int(get("stride")),
-        seed=_as_int(get("seed")),
-        iterations=_as_int(get("iterations")),
-        metrics=metrics,
-        train_s=_as_float(raw.get("train_s")),
-        eval_s=_as_float(raw.get("eval_s")),
-        git=_as_str(raw.get("git")),
-        device=_as_str(raw.get("device")),
-        error=error,
-        overrides=overrides,
+        path=path, status=record.status, roi=record.roi, data=record.data, model=record.model,  # type: ignore[arg-type]
+        stride=record.stride, seed=record.seed, iterations=record.iterations,
+        metrics=_table_metrics(record) if record.status == "complete" else {},
+        train_s=record.train_s, eval_s=record.eval_s, git=record.git,
+        error=None if record.status == "complete" else (record.error or record.status), overrides=overrides,
     )
 
 
-def _read_metrics(raw: dict[str, Any]) -> dict[str, float]:
+def _from_config(path: Path, config: DictConfig | None, overrides: list[str] | None, status: Status, error: str) -> Run:
+    """A run without a usable record, described by its Hydra config as far as it goes (stride is measured, so unknown)."""
+    def get(key: str) -> Any:
+        value = OmegaConf.select(config, key, default=None, throw_on_resolution_failure=False) if config else None
+        return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+
+    roi = get("roi") or {}
+    try:
+        settings = RoISettings(**roi)  # completes the geometry a preset leaves to the layer's paper settings
+    except (TypeError, ValueError):
+        settings = RoISettings.from_json(roi)
+    max_iter = get("train.max_iter")
+    return Run(path=path, status=status, roi=settings, data=_as_str(get("data.name")), model=_as_str(get("model.name")),
+               stride=get("model.stride"), seed=get("seed"), iterations=max_iter if isinstance(max_iter, int) else None,
+               error=error, overrides=overrides)
+
+
+def _table_metrics(record: RunRecord) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, (section, key) in METRIC_SOURCES.items():
-        value = _as_float((raw.get(section) or {}).get(key))
+        value = (getattr(record, section) or {}).get(key)
         if value is not None:
-            out[name] = value
+            out[name] = float(value)
     return out
+
+
+def _import_user_layers(config: DictConfig | None) -> None:
+    """Import the run's `custom_imports`, so a user's layer has its registry entry (title, flags) here too."""
+    names = OmegaConf.select(config, "custom_imports", default=None) if config else None
+    try:
+        import_custom_modules(list(names or []))
+    except ValueError:
+        pass  # not importable here: the row keeps the layer's name and shows no flags
 
 
 def _load_config(path: Path) -> DictConfig | None:
@@ -221,19 +182,6 @@ def _sweep_commands(root: Path) -> dict[Path, list[str]]:
         if overrides is not None:
             out[path.parent] = [str(o) for o in overrides]
     return out
-
-
-def _as_float(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
-def _as_int(value: Any, default: int | None = None) -> int | None:
-    number = _as_float(value)
-    return default if number is None else int(number)
 
 
 def _as_str(value: Any) -> str | None:

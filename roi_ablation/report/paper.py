@@ -1,33 +1,21 @@
 """The paper's numbers and row definitions (Mask R-CNN, He et al. 2017, Tables 2c and 2d).
 
-A run lands on a paper row only when its RoI layer is the paper's preset (see `PRESETS`);
-every other setting becomes an extra row of the same table, labelled by how it differs,
-so an ablation beyond the paper is never mistaken for a reproduction of it.
+A run lands on a paper row only when its RoI layer has the settings the paper ran it
+with (its registry entry's ``paper`` geometry); every other setting becomes an extra row
+of the same table, labelled by how it differs, so an ablation beyond the paper is never
+mistaken for a reproduction of it. What a layer is called, its flags and which settings
+it reads come from the registry, so a user's layer gets a correct row with no edit here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from roi_ablation.report.collect import RoiSettings
+from roi_ablation.roi import REGISTRY, RoISettings
+from roi_ablation.roi.settings import GEOMETRY_DEFAULTS
 
 MASK_METRICS = ("AP", "AP50", "AP75")
 BOX_METRICS = ("APbb", "APbb50", "APbb75")
-
-#: Display names of the built-in layers; user-registered layers keep their own name.
-METHOD_NAMES = {"pool": "RoIPool", "warp": "RoIWarp", "align": "RoIAlign"}
-
-#: What the paper's columns "align?" and "bilinear?" say about each built-in layer.
-FLAGS = {"pool": (False, False), "warp": (False, True), "align": (True, True)}
-
-#: The layers as the paper ran them (the `roi=` presets): (sampling_ratio, layout), or
-#: None where the layer reads neither. All are aligned=False, the 2017 convention.
-PRESETS: dict[str, tuple[int, str] | None] = {
-    "pool": None,
-    "warp": (2, "corner"),
-    "align": (2, "center"),
-}
-
 
 @dataclass(frozen=True)
 class PaperRow:
@@ -112,71 +100,67 @@ def layout_for(stride: int) -> Layout:
     )
 
 
-def is_preset(roi: RoiSettings) -> bool:
-    """Whether `roi` is the layer exactly as the paper ran it (aggregation aside)."""
-    if roi.method not in PRESETS or roi.aligned or roi.mask:
+def is_preset(roi: RoISettings) -> bool:
+    """Whether `roi` is a registered layer exactly as the paper ran it (aggregation aside)."""
+    spec = REGISTRY.get(roi.method)
+    if spec is None or roi.mask:
         return False
-    preset = PRESETS[roi.method]
-    return preset is None or (roi.sampling_ratio, roi.layout) == preset
+    return all(getattr(roi, key) == spec.paper.get(key, GEOMETRY_DEFAULTS[key]) for key in spec.reads)
 
 
-def is_gain_base(roi: RoiSettings) -> bool:
+def is_gain_base(roi: RoISettings) -> bool:
     """The row gains are measured from: RoIPool (max), the paper's baseline in 2c and 2d."""
     return is_preset(roi) and roi.method == "pool" and roi.agg == "max"
 
 
-def paper_row(layout: Layout, roi: RoiSettings) -> PaperRow | None:
+def paper_row(layout: Layout, roi: RoISettings) -> PaperRow | None:
     """The paper row `roi` reproduces in `layout`, if any."""
     if not is_preset(roi):
         return None
-    return next(
-        (row for row in layout.paper_rows if row.method == roi.method and roi.agg in row.aggs),
-        None,
-    )
+    return next((row for row in layout.paper_rows if row.method == roi.method and roi.agg in row.aggs), None)
 
 
-def label(roi: RoiSettings) -> str:
-    """The row's `method` cell: the layer's name plus how it departs from the paper's preset."""
-    name = METHOD_NAMES.get(roi.method, roi.method)
+def label(roi: RoISettings) -> str:
+    """The row's `method` cell: the layer's title plus how it departs from the paper's settings."""
+    spec = REGISTRY.get(roi.method)
+    if spec is None:
+        return roi.method
     notes: list[str] = []
-    if roi.method == "pool" and roi.agg != "max":
+    paper_aggs = {agg for table in (TABLE_2C, TABLE_2D) for row in table.paper_rows if row.method == roi.method
+                  for agg in row.aggs}
+    if paper_aggs and roi.agg not in paper_aggs:
         notes.append(roi.agg)
-    preset = PRESETS.get(roi.method)
-    if preset is not None:
-        n, layout = preset
-        if roi.layout != layout:
-            notes.append(roi.layout)
-        if roi.sampling_ratio != n:
-            notes.append("adaptive n" if roi.sampling_ratio <= 0 else f"n={roi.sampling_ratio}")
-    if roi.aligned:
-        notes.append("aligned")
+    for key in sorted(spec.reads, key=("layout", "sampling_ratio", "aligned").index):
+        value = getattr(roi, key)
+        if value == spec.paper.get(key, GEOMETRY_DEFAULTS[key]):
+            continue
+        if key == "sampling_ratio":
+            notes.append("adaptive n" if value <= 0 else f"n={value}")
+        elif key == "aligned":
+            notes.append("aligned" if value else "unaligned")
+        else:
+            notes.append(str(value))
     if roi.mask:
-        notes.append("mask " + " ".join(f"{k}={v}" for k, v in roi.mask))
-    return f"{name} ({', '.join(notes)})" if notes else name
+        notes.append("mask " + " ".join(f"{k}={v}" for k, v in sorted(roi.mask.items())))
+    return f"{spec.title} ({', '.join(notes)})" if notes else spec.title
 
 
-def variant_key(roi: RoiSettings) -> str:
-    """A compact key naming every setting that matters, e.g. `align/avg/n=2/aligned/center`."""
-    n = "adaptive" if roi.sampling_ratio <= 0 else str(roi.sampling_ratio)
+def variant_key(roi: RoISettings) -> str:
+    """A compact key naming every setting the layer reads, e.g. `align/avg/n=2/unaligned/center`."""
+    spec = REGISTRY.get(roi.method)
+    reads = spec.reads if spec else frozenset(GEOMETRY_DEFAULTS)
     parts = [roi.method, roi.agg]
-    if roi.method != "pool":
-        parts.append(f"n={n}")
-    parts.append("aligned" if roi.aligned else "unaligned")
-    if roi.method != "pool":
-        parts.append(roi.layout)
+    if "sampling_ratio" in reads:
+        parts.append("n=adaptive" if roi.sampling_ratio <= 0 else f"n={roi.sampling_ratio}")
+    if "aligned" in reads:
+        parts.append("aligned" if roi.aligned else "unaligned")
+    if "layout" in reads:
+        parts.append(str(roi.layout))
     if roi.mask:
-        parts.append("mask:" + ",".join(f"{k}={v}" for k, v in roi.mask))
+        parts.append("mask:" + ",".join(f"{k}={v}" for k, v in sorted(roi.mask.items())))
     return "/".join(parts)
 
 
-def preset_settings(method: str, agg: str) -> RoiSettings:
-    """The paper's preset of a built-in layer, for a paper row that no run reached."""
-    n, layout = PRESETS[method] or (2, "center")
-    return row_key(RoiSettings(method, agg, n, False, layout))
-
-
-def row_key(roi: RoiSettings) -> RoiSettings:
-    """`roi` with the settings its layer ignores normalised, so equivalent runs share a row."""
-    if roi.method != "pool":
-        return roi
-    return RoiSettings("pool", roi.agg, 0, roi.aligned, "", roi.mask)
+def preset_settings(method: str, agg: str) -> RoISettings:
+    """The paper's settings of a registered layer, for a paper row that no run reached."""
+    return RoISettings(method=method, agg=agg).normalized()

@@ -12,9 +12,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from roi_ablation.report.collect import Run, RoiSettings
+from roi_ablation.report.collect import Run
 from roi_ablation.report.paper import (
-    FLAGS,
     Layout,
     PaperRow,
     is_gain_base,
@@ -22,11 +21,9 @@ from roi_ablation.report.paper import (
     layout_for,
     paper_row,
     preset_settings,
-    row_key,
     variant_key,
 )
-
-_METHOD_ORDER = {"pool": 0, "warp": 1, "align": 2}
+from roi_ablation.roi import REGISTRY, RoISettings
 
 
 class TableKey(NamedTuple):
@@ -121,7 +118,8 @@ class Table:
     def _record(self, row: Row) -> dict[str, object]:
         mean, std = row.mean, row.std
         paper = row.paper.values if row.paper else {}
-        align, bilinear = FLAGS.get(row.roi.method, (None, None))
+        spec = REGISTRY.get(row.roi.method)
+        align, bilinear = (spec.align, spec.bilinear) if spec else (None, None)
         cells: dict[str, object] = {
             "method": row.label,
             "align": _check(align),
@@ -167,7 +165,7 @@ def _build(key: TableKey, runs: list[Run], stem: str) -> Table:
     layout = layout_for(key.stride)
     by_variant: dict[RoiSettings, Row] = {}
     for run in runs:
-        roi = row_key(run.roi)
+        roi = run.roi.normalized()
         by_variant.setdefault(roi, Row(roi, paper_row(layout, roi))).runs.append(run)
     rows: list[Row] = []
     for paper in layout.paper_rows:
@@ -175,7 +173,7 @@ def _build(key: TableKey, runs: list[Run], stem: str) -> Table:
         matched.sort(key=lambda r: paper.aggs.index(r.roi.agg))
         rows += matched or [Row(preset_settings(paper.method, paper.aggs[0]), paper)]
     extras = [r for r in by_variant.values() if r.paper is None]
-    extras.sort(key=lambda r: (_METHOD_ORDER.get(r.roi.method, 3), r.roi.method, r.variant))
+    extras.sort(key=lambda r: (_order(r.roi), r.roi.method, r.variant))
     rows += extras
     _fill_gains(rows, layout)
     return Table(key=key, layout=layout, rows=rows, stem=stem)
@@ -215,6 +213,12 @@ def _stems(keys: list[TableKey]) -> dict[TableKey, str]:
 
 def _key(run: Run) -> TableKey:
     return TableKey(run.data, run.stride, run.model, run.iterations)
+
+
+def _order(roi: RoISettings) -> int:
+    """Registration order: the paper's layers first, then the ones registered after them."""
+    spec = REGISTRY.get(roi.method)
+    return spec.order if spec else len(REGISTRY)
 
 
 def _diff(a: float | None, b: float | None) -> float | None:

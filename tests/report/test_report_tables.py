@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,7 @@ def test_several_data_sets_get_suffixed_files(tmp_path: Path) -> None:
     for data in ("shapes", "coco"):
         write_run(tmp_path / "in", "pool_max", roi("pool", "max"), 0, data=data, mask_ap=(20.0, 40.0, 18.0))
     assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").glob("*.csv")) == ["table2c_coco.csv", "table2c_shapes.csv"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("table*.csv")) == ["table2c_coco.csv", "table2c_shapes.csv"]
 
 
 def test_bad_directories_exit_2_naming_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,3 +176,39 @@ def test_unknown_layer_is_an_extra_row_and_unknown_stride_is_reported(tmp_path: 
         "my_roi", "my_roi/avg/n=4/unaligned/center", None, 5.0
     )
     assert [run.path for run in unplaced] == [orphan]
+
+
+def test_settings_a_layer_does_not_read_do_not_split_its_row(tmp_path: Path) -> None:
+    """RoIPool reads no offset, sampling ratio or layout: such runs are the paper's RoIPool row."""
+    write_run(tmp_path, "pool_max", roi("pool", "max"), 0, mask_ap=(20.0, 40.0, 18.0))
+    write_run(tmp_path, "pool_max_aligned", roi("pool", "max", aligned=True, sampling_ratio=0, layout="corner"), 1,
+              mask_ap=(22.0, 40.0, 18.0))
+    (table,), _ = build_tables(collect([tmp_path]).runs)
+    pool = table.rows[0]
+    assert (pool.label, pool.status, pool.mean["AP"]) == ("RoIPool", "2/2 complete", 21.0)
+    assert [row.label for row in table.rows] == ["RoIPool", "RoIWarp", "RoIWarp", "RoIAlign", "RoIAlign"]
+
+
+def test_a_user_layer_gets_its_registry_title_and_flags(tmp_path: Path) -> None:
+    from roi_ablation.roi import REGISTRY, register
+
+    register("test_report_wide", title="WideAlign", align=True, bilinear=False, reads=("aligned",))(REGISTRY["align"].build)
+    try:
+        write_run(tmp_path, "wide", {"method": "test_report_wide", "agg": "avg", "sampling_ratio": 2, "aligned": False,
+                                     "layout": "center"}, 0, mask_ap=(25.0, 45.0, 24.0))
+        (table,), _ = build_tables(collect([tmp_path]).runs)
+        extra = table.records()[-1]
+        assert (extra["method"], extra["align"], extra["bilinear"], extra["agg"]) == ("WideAlign", "✓", "", "avg")
+    finally:
+        REGISTRY.pop("test_report_wide")
+
+
+@pytest.mark.parametrize("change", [{"segm": "abc"}, {"segm": None, "bbox": None}, {"status": "done"},
+                                    {"roi": "align"}, {"segm": {"AP": float("nan")}}, {"seed": "one"}])
+def test_a_malformed_record_is_a_failed_run_with_the_reason(tmp_path: Path, change: dict) -> None:
+    run = write_run(tmp_path, "align_avg", roi("align", "avg"), 0, mask_ap=(30.0, 50.0, 31.0))
+    record = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**record, **change}))
+    (loaded,) = collect([tmp_path]).runs
+    assert loaded.status == "failed" and loaded.error.startswith("malformed metrics.json: ")
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
