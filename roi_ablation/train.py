@@ -4,60 +4,89 @@
     roi-ablation-train -m roi=pool_max,align_max seed=0,1,2
     torchrun --nproc_per_node=4 -m roi_ablation.train data=coco data.root=/data/coco train=1x
 
-Rerunning a command in an existing run directory resumes it (see engine/runner.py).
-Under torchrun only rank 0 runs Hydra (one run directory, one log); it hands each
-job's resolved config to the other ranks, which run the same job with it.
+This is the composition root: the only module that reads a composed config. It resolves
+the config into typed settings (`roi_ablation.config.resolve`: one clear line for any bad
+key or value), builds the data sets and the model from them, and hands the run to the
+engine. Rerunning a command in an existing run directory resumes it (engine/runner.py).
+A job never raises into Hydra: a failure is recorded in its metrics.json and the sweep
+goes on, so the sweep callback always builds the tables. Under torchrun only rank 0 runs
+Hydra (one run directory, one log); it hands each job's config to the other ranks.
 """
 
 import logging
 import sys
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import hydra
-from hydra import compose, initialize_config_dir
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from roi_ablation.config import CONFIG_DIR, RootConfig, compose_config, register_configs, resolve
 from roi_ablation.engine import distributed
-from roi_ablation.engine.runner import Components, Outcome, run
+from roi_ablation.engine.build import Components
+from roi_ablation.engine.metrics import RunRecord, write_metrics
+from roi_ablation.engine.runner import Outcome, run
+from roi_ablation.roi import RoISettings
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+__all__ = ["build_components", "compose_config", "main"]
 
 logger = logging.getLogger(__name__)
 _unsuccessful: list[Outcome] = []  # outcomes of this process's jobs that make the exit code 1
 
 Job = tuple[dict[str, Any], str]
+register_configs()
 
 
-def compose_config(overrides: Sequence[str] = (), return_hydra_config: bool = False) -> DictConfig:
-    """The root config as `roi-ablation-train OVERRIDES...` composes it (for scripts and tests)."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=return_hydra_config)
-
-
-def build_components(cfg: DictConfig) -> Components:
-    """Data sets, model and batching from the config (imported here: the CLI must start even if they fail)."""
+def build_components(settings: RootConfig) -> Components:
+    """Data sets, model and batching from the settings (imported here: the CLI must start even if they fail)."""
     from roi_ablation.data import GroupedBatchSampler, aspect_ratio_group_ids, build_dataset, collate_fn
-    from roi_ablation.models import build_model
+    from roi_ablation.models import build_model, feature_stride
 
-    train_set = build_dataset(cfg.data, split="train", train=True)
-    val_set = build_dataset(cfg.data, split="val", train=False)
-    model = build_model(cfg, num_classes=train_set.num_classes)
-    if not cfg.data.get("aspect_ratio_grouping", False):
-        return Components(model, train_set, val_set, collate_fn)
-    group_ids = aspect_ratio_group_ids(train_set)
-    return Components(model, train_set, val_set, collate_fn, lambda sampler, bs: GroupedBatchSampler(sampler, group_ids, bs))
+    train_set = build_dataset(settings.data, split="train", train=True)
+    val_set = build_dataset(settings.data, split="val", train=False)
+    model = build_model(settings.model, settings.roi, train_set.num_classes)
+    components = Components(model, train_set, val_set, collate_fn, stride=feature_stride(model))
+    if settings.data.aspect_ratio_grouping:
+        group_ids = aspect_ratio_group_ids(train_set)
+        components.make_batches = lambda sampler, bs: GroupedBatchSampler(sampler, group_ids, bs)
+    return components
+
+
+def _record_bad_config(cfg: dict[str, Any], run_dir: Path, error: str) -> None:
+    """metrics.json of a job whose config was refused, described as far as the config goes."""
+    roi = cfg.get("roi") or {}
+    try:
+        settings = RoISettings(**roi)
+    except (TypeError, ValueError):
+        settings = RoISettings.from_json(roi)
+    record = RunRecord(settings, (cfg.get("model") or {}).get("name"), None, (cfg.get("data") or {}).get("name"),
+                       cfg.get("seed"))
+    write_metrics(run_dir, record.ended("failed", error=error))
 
 
 def _run_job(job: Job) -> None:
-    """Every rank: run one job and remember a failure for the exit code."""
+    """Every rank: resolve and run one job; remember a failure for the exit code."""
     cfg_dict, run_dir = job
-    if cfg_dict.get("cpu_threads"):
-        torch.set_num_threads(int(cfg_dict["cpu_threads"]))  # parallel CPU jobs must not oversubscribe the cores
-    outcome = run(OmegaConf.create(cfg_dict), Path(run_dir), build_components)
+    try:
+        settings = resolve(OmegaConf.create(cfg_dict))
+    except ValueError as err:
+        logger.error("%s", err)
+        if distributed.process_rank() == 0:
+            _record_bad_config(cfg_dict, Path(run_dir), str(err))
+        _unsuccessful.append(Outcome.FAILED)
+        return
+    if settings.cpu_threads:
+        torch.set_num_threads(settings.cpu_threads)  # parallel CPU jobs must not oversubscribe the cores
+    record = RunRecord(settings.roi, settings.model.name, None, settings.data.name, settings.seed)
+    try:
+        outcome = run(settings, Path(run_dir), build_components, record)
+    except Exception:  # a bug: keep its traceback, but let the sweep go on (the runner recorded it as failed)
+        logger.exception("the run in %s failed with an unexpected error", run_dir)
+        outcome = Outcome.FAILED
+    if outcome is Outcome.INTERRUPTED:
+        sys.exit(1)  # a signal stops the whole command, not just this job of a sweep
     if outcome in (Outcome.FAILED, Outcome.REFUSED):
         _unsuccessful.append(outcome)
 
@@ -77,7 +106,7 @@ def _follow() -> None:
 
 
 def main() -> None:
-    """Console entry point; exit code 1 if any job failed or was refused."""
+    """Console entry point; exit code 1 if any job failed, was refused or interrupted."""
     distributed.join_process_group()
     try:
         if distributed.process_rank() == 0:

@@ -79,13 +79,15 @@ class RunRecord:
         if not isinstance(raw, dict):
             raise MalformedRecord(f"not a JSON object but {type(raw).__name__}")
         roi = raw.get("roi")
-        if not isinstance(roi, dict) or not all(isinstance(roi.get(k), str) for k in ("method", "agg", "layout")):
+        if not isinstance(roi, dict) or not all(isinstance(roi.get(k), str) for k in ("method", "agg")):
             raise MalformedRecord(f"'roi' must be an object with {', '.join(LAYER_KEYS)}; got {roi!r}")
-        if not _is_int(roi.get("sampling_ratio")) or not isinstance(roi.get("aligned"), bool):
-            raise MalformedRecord(f"'roi' needs an integer sampling_ratio and a boolean aligned; got {roi!r}")
         status = raw.get("status")
         if status not in STATUSES:
             raise MalformedRecord(f"'status' must be one of {', '.join(STATUSES)}; got {status!r}")
+        geometry_ok = _is_int(roi.get("sampling_ratio")) and isinstance(roi.get("aligned"), bool)
+        if not geometry_ok and (status == "complete" or any(roi.get(k) is not None for k in ("sampling_ratio", "aligned"))):
+            # a run that failed before its settings were complete may leave them null
+            raise MalformedRecord(f"'roi' needs an integer sampling_ratio and a boolean aligned; got {roi!r}")
         scores = {name: _scores(raw.get(name), name) for name in ("segm", "bbox")}
         if status == "complete" and not any(s and s.get("AP") is not None for s in scores.values()):
             raise MalformedRecord("status is 'complete' but neither 'segm' nor 'bbox' has an AP")
