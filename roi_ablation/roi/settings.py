@@ -10,7 +10,7 @@ is just ``method: warp, agg: max``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from .geometry import LAYOUTS
 from .registry import GEOMETRY_ARGS, REGISTRY, get_layer
@@ -29,7 +29,7 @@ LAYER_KEYS = ("method", "agg", *GEOMETRY_ARGS)
 class RoISettings:
     """A RoI layer (``method``, ``agg``) and the geometry it is read with; see docs/design.md.
 
-    ``mask`` overrides any of ``LAYER_KEYS`` for the mask branch only (None: the same layer).
+    ``mask`` overrides any of ``LAYER_KEYS`` for the mask branch only (None or empty: the same layer).
     Built from a config, the settings are checked and completed (``ValueError`` naming the
     key); :meth:`from_json` keeps a record as written, even for a layer not imported here.
     """
@@ -39,7 +39,9 @@ class RoISettings:
     sampling_ratio: Optional[int] = None  # samples per bin side; <= 0: adaptive ceil(bin size)
     aligned: Optional[bool] = None  # half-pixel offset (Detectron2's ROIAlignV2)
     layout: Optional[str] = None  # center | interior | corner
-    mask: Optional[Dict[str, Any]] = None
+    # Overrides for the mask branch, e.g. roi.mask="{sampling_ratio: 0}" (typed Any so that such an
+    # override replaces the node; checked below). null: the box branch's layer.
+    mask: Any = None
 
     def __post_init__(self) -> None:
         try:
@@ -58,6 +60,8 @@ class RoISettings:
                 f"{self.sampling_ratio!r}: the sampling plan holds K*h*w*n^2*4 weights, so n={MAX_SAMPLING_RATIO} "
                 "is already ~0.3 GB at 512 RoIs of 7x7"
             )
+        if self.mask is not None and not isinstance(self.mask, dict):
+            raise ValueError(f"roi.mask must be a mapping of overrides for the mask branch, e.g. {{sampling_ratio: 0}}; got {self.mask!r}")
         if self.mask:
             unknown = sorted(set(self.mask) - set(LAYER_KEYS))
             if unknown:
@@ -75,6 +79,7 @@ class RoISettings:
         settings = cls.__new__(cls)
         for f in fields(cls):
             setattr(settings, f.name, data.get(f.name, f.default))
+        settings.mask = settings.mask or None
         return settings
 
     def to_json(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from roi_ablation.models import build_model
 
 
 def _batch(n: int = 2, size: int = 96) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
@@ -21,10 +20,9 @@ def _batch(n: int = 2, size: int = 96) -> tuple[list[torch.Tensor], list[dict[st
 
 @pytest.mark.parametrize("model", ["small_c4", "small_c5"])
 @pytest.mark.parametrize("roi", ["pool_max", "warp_avg", "align_max"])
-def test_small_preset_trains_and_predicts(compose_cfg, model: str, roi: str) -> None:
+def test_small_preset_trains_and_predicts(build, model: str, roi: str) -> None:
     torch.manual_seed(0)
-    detector = build_model(compose_cfg(f"model={model}", f"roi={roi}", "model.detector.min_size=96",
-                                       "model.detector.max_size=96"), num_classes=3)
+    detector = build(f"model={model}", f"roi={roi}", "model.detector.min_size=96", "model.detector.max_size=96")
     images, targets = _batch()
     detector.train()
     losses = detector(images, targets)
@@ -41,10 +39,10 @@ def test_small_preset_trains_and_predicts(compose_cfg, model: str, roi: str) -> 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["r50_c4", "r50_c5", "r50_fpn"])
-def test_paper_preset_predicts(compose_cfg, model: str) -> None:
+def test_paper_preset_predicts(build, model: str) -> None:
     torch.manual_seed(0)
-    detector = build_model(compose_cfg(f"model={model}", "roi=align_avg", "model.detector.min_size=128",
-                                       "model.detector.max_size=128"), num_classes=81).eval()
+    detector = build(f"model={model}", "roi=align_avg", "model.detector.min_size=128", "model.detector.max_size=128",
+                     num_classes=81).eval()
     with torch.no_grad():
         (prediction,) = detector([torch.rand(3, 128, 160)])
     assert prediction["masks"].shape[1:] == (1, 128, 160)
