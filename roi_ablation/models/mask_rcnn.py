@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from torch import nn
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -60,7 +61,7 @@ def mask_rcnn(
     RoI sampling counts, test thresholds).
     """
     backbone, parts, names = _backbone_and_heads(arch, trunk, num_classes, heads)
-    return MaskRCNN(
+    model = MaskRCNN(
         backbone,
         num_classes=None,
         rpn_anchor_generator=anchor_generator(arch, anchor_sizes, aspect_ratios),
@@ -72,3 +73,19 @@ def mask_rcnn(
         mask_predictor=parts.mask_predictor,
         **detector_args,
     )
+    for regressor in (model.rpn.head, model.roi_heads.box_predictor):
+        regressor.register_forward_hook(_float32_outputs)
+    return model
+
+
+def _float32_outputs(module: nn.Module, inputs: Any, outputs: Any) -> Any:
+    """Box regressions in float32 under autocast, so decoded proposals and detections are too.
+
+    torchvision's ``BoxCoder`` casts the boxes to the regression's dtype: under fp16/bf16
+    autocast, proposals would snap to 0.5-8 px before any RoI layer reads them, which is the
+    very quantisation the ablation measures (Detectron2 decodes in float32 for this reason).
+    A forward hook, so the state dict keeps torchvision's keys.
+    """
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float() if outputs.is_floating_point() else outputs
+    return type(outputs)(_float32_outputs(module, inputs, o) for o in outputs)

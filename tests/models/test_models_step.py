@@ -46,3 +46,22 @@ def test_paper_preset_predicts(build, model: str) -> None:
     with torch.no_grad():
         (prediction,) = detector([torch.rand(3, 128, 160)])
     assert prediction["masks"].shape[1:] == (1, 128, 160)
+
+
+@pytest.mark.parametrize("model", ["small_c4", "small_c5"])
+def test_poolers_receive_float32_boxes_under_bf16_autocast(build, model: str) -> None:
+    """torchvision decodes boxes in the regression's dtype; ours are float32 so RoIs are not snapped."""
+    torch.manual_seed(0)
+    detector = build(f"model={model}", "model.detector.min_size=96", "model.detector.max_size=96")
+    seen: list[torch.dtype] = []
+    for pooler in (detector.roi_heads.box_roi_pool, detector.roi_heads.mask_roi_pool):
+        pooler.register_forward_pre_hook(lambda module, args: seen.extend(b.dtype for b in args[1]))
+    images, targets = _batch()
+    with torch.autocast("cpu", torch.bfloat16):
+        detector.train()
+        losses = detector(images, targets)
+        detector.eval()
+        with torch.no_grad():
+            detector(images)
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert seen and set(seen) == {torch.float32}
