@@ -11,6 +11,7 @@ import argparse
 import json
 
 from roi_ablation.engine.bench import benchmark
+from roi_ablation.engine.config import TrainConfig
 from roi_ablation.engine.distributed import resolve_device
 from roi_ablation.train import build_components, compose_config
 
@@ -23,7 +24,10 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. roi=pool_max model=small_c5")
     args = parser.parse_args()
     cfg = compose_config(["device=cpu", *args.overrides])
-    result = benchmark(cfg, build_components(cfg), resolve_device(str(cfg.device)), args.iters, args.warmup, args.eval_images)
+    result = benchmark(
+        TrainConfig.of(cfg.train), build_components(cfg), resolve_device(str(cfg.device)), int(cfg.seed),
+        args.iters, args.warmup, args.eval_images,
+    )
     overrides = {"roi": f"{cfg.roi.method}_{cfg.roi.agg}", "model": cfg.model.name, "data": cfg.data.name}
     print(json.dumps({**overrides, **result}))
 

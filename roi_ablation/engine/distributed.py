@@ -99,6 +99,14 @@ def all_reduce_mean(ctx: DistContext, tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def all_reduce_max(ctx: DistContext, tensor: torch.Tensor) -> torch.Tensor:
+    """Maximum of `tensor` over ranks (e.g. "did any rank get a stop signal")."""
+    if ctx.distributed:
+        tensor = tensor.clone()
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor
+
+
 def shutdown() -> None:
     """Leave the process group, if joined."""
     if dist.is_initialized():

@@ -7,16 +7,18 @@ training's random streams).
 """
 
 import json
+from dataclasses import is_dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from roi_ablation.engine.atomic import atomic_write_json
 
 IDENTITY_GROUPS = ("roi", "model", "data", "train", "seed")
 NOT_IDENTITY = frozenset(
-    {"train.num_workers", "train.log_period", "train.eval_period", "train.checkpoint_period", "train.vis_images"}
+    {"train.num_workers", "train.log_period", "train.eval_period", "train.checkpoint_period", "train.vis_images",
+     "train.keep_checkpoints"}
 )
 IDENTITY_FILE = "run_identity.json"
 
@@ -30,9 +32,9 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
-def run_identity(cfg: DictConfig) -> dict[str, Any]:
-    """Flat `{dotted.key: value}` of the settings that define the run's result."""
-    container = OmegaConf.to_container(cfg, resolve=True)
+def run_identity(cfg: Any) -> dict[str, Any]:
+    """Flat `{dotted.key: value}` of the settings that define the run's result (`cfg`: a DictConfig or the typed root)."""
+    container = OmegaConf.to_container(OmegaConf.structured(cfg) if is_dataclass(cfg) else cfg, resolve=True)
     assert isinstance(container, dict)
     picked = {group: container.get(group) for group in IDENTITY_GROUPS}
     return {k: v for k, v in _flatten(picked).items() if k not in NOT_IDENTITY}

@@ -86,16 +86,15 @@ def train_loader(
     collate: Collate,
     batches: TrainBatches,
     num_workers: int,
-) -> Iterator[tuple[list[Any], list[Any]]]:
-    """An endless iterator of (images, targets) per-rank batches."""
-    loader = DataLoader(
+) -> DataLoader:
+    """Endless (images, targets) per-rank batches; workers start when it is first iterated."""
+    return DataLoader(
         SeededItems(dataset),
         batch_sampler=batches,  # type: ignore[arg-type]
         collate_fn=collate,
         num_workers=num_workers,
         generator=torch.Generator().manual_seed(batches.seed),  # never draw from the global RNG
     )
-    return iter(loader)
 
 
 def shard_indices(num_items: int, ctx: DistContext) -> Sequence[int]:

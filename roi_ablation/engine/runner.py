@@ -1,81 +1,74 @@
-"""One run in one directory: start, resume, or skip it; train; evaluate; record the outcome.
+"""One run in one directory: claim it, start, resume or skip it; train; evaluate; record the outcome.
 
-Rerunning the same command in the same run directory is how a run is resumed, so
-the runner first decides (on rank 0, shared with all ranks) what the directory holds:
+Rerunning the same command in the same run directory is how a run is resumed, so rank 0
+first takes the directory's lock (`engine/lock.py`: a second process is refused at once,
+naming the holder's pid), then decides what the directory holds and tells every rank:
 - a different run (its stored identity differs from this config): refuse, naming the keys;
 - this run, complete: nothing to do;
-- this run, with a checkpoint: resume from it (and say so);
+- this run, with a checkpoint: resume from the newest usable one (and say so);
 - nothing: start.
-User mistakes (bad config values, unreadable data) and a diverging loss end the run
-with one clear log line and `metrics.json` status "failed"; bugs keep their traceback.
+User mistakes (bad config values, unreadable data, no usable checkpoint), a diverging
+loss and a file that cannot be written (disk full, permissions) end the run with one
+clear log line and `metrics.json` status "failed". SIGTERM/SIGINT end it at the next
+step boundary with a checkpoint and status "interrupted" (`engine/signals.py`). Bugs
+keep their traceback.
+
+The config is read by attribute only (`cfg.train`, `cfg.seed`, `cfg.device`,
+`cfg.deterministic`), so a DictConfig and the typed root config both work.
 """
 
+import contextlib
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import torch
-from omegaconf import DictConfig
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import Dataset
-
-from roi_ablation.engine import checkpoint as ckpt
-from roi_ablation.engine.atomic import atomic_write_json
-from roi_ablation.engine.distributed import DistContext, broadcast_from_main, gather_to_main, make_context, process_rank
-from roi_ablation.engine.evaluate import Evaluation, evaluate
-from roi_ablation.engine.identity import identity_diff, read_identity, run_identity, write_identity
-from roi_ablation.engine.loader import BatchSamplerFactory, Collate, TrainBatches, eval_loader, plain_batches, train_loader
-from roi_ablation.engine.metrics import read_metrics, write_metrics
-from roi_ablation.engine.progress import Progress
-from roi_ablation.engine.schedule import build_optimizer, build_scheduler, scaled_lr, validate_train_config
-from roi_ablation.engine.seeding import (
-    capture_rng_state,
-    configure_determinism,
-    derive_seed,
-    restore_rng_state,
-    rng_preserved,
-    seed_everything,
+from roi_ablation.data.errors import DataError
+from roi_ablation.engine.atomic import WriteError
+from roi_ablation.engine.build import Builder, Components, Training, build_training
+from roi_ablation.engine.checkpoint import FINAL, Checkpointer, saved_checkpoints
+from roi_ablation.engine.config import TrainConfig
+from roi_ablation.engine.distributed import DistContext, broadcast_from_main, make_context, process_rank
+from roi_ablation.engine.evaluate import Evaluation
+from roi_ablation.engine.hooks import (
+    CheckpointHook,
+    EvaluationHook,
+    Evaluator,
+    FinalEvaluationHook,
+    FinalWeightsHook,
+    ProgressHook,
+    ScalarsHook,
 )
+from roi_ablation.engine.identity import identity_diff, read_identity, run_identity, write_identity
+from roi_ablation.engine.lock import RunDirBusy, RunDirLock
+from roi_ablation.engine.metrics import RunRecord, read_metrics, write_metrics
+from roi_ablation.engine.seeding import configure_determinism, seed_everything
+from roi_ablation.engine.signals import Interrupted, StopRequest
 from roi_ablation.engine.tensorboard import Board
-from roi_ablation.engine.trainer import NonFiniteLossError, Trainer
+from roi_ablation.engine.trainer import NonFiniteLossError
+
+__all__ = ["Builder", "Components", "Outcome", "run"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class Components:
-    """What a run trains and evaluates; built from the config by the entry point (or a test)."""
-
-    model: nn.Module
-    train_set: Dataset
-    val_set: Any  # a Dataset with .coco, .image_ids, .label_to_category, .category_names
-    collate: Collate
-    make_batches: BatchSamplerFactory = plain_batches
-
-
-Builder = Callable[[DictConfig], Components]
-
-
 class Outcome(str, Enum):
-    """How `run` ended; anything but COMPLETE and SKIPPED makes the command exit with 1."""
+    """How `run` ended; anything but COMPLETE and SKIPPED makes the command exit non-zero."""
 
     COMPLETE = "complete"
     SKIPPED = "skipped"
     FAILED = "failed"
     REFUSED = "refused"
+    INTERRUPTED = "interrupted"
 
 
-def _decide(cfg: DictConfig, run_dir: Path) -> tuple[Outcome | None, str]:
+def _decide(cfg: Any, run_dir: Path) -> tuple[Outcome | None, str]:
     """What the run directory holds: (REFUSED, why) | (SKIPPED, why) | (None, "") to go ahead."""
     metrics = read_metrics(run_dir)
-    complete = bool(metrics and metrics.get("status") == "complete")
+    complete = metrics is not None and metrics.status == "complete"
     stored = read_identity(run_dir)
-    if stored is not None and (complete or (run_dir / ckpt.LAST).exists()):
+    if stored is not None and (complete or saved_checkpoints(run_dir)):
         diff = identity_diff(stored, run_identity(cfg))
         if diff:
             return Outcome.REFUSED, (
@@ -84,188 +77,139 @@ def _decide(cfg: DictConfig, run_dir: Path) -> tuple[Outcome | None, str]:
                 "Give this run its own directory (e.g. hydra.run.dir=outputs/runs/<new name>) "
                 "or rerun with the stored settings."
             )
-    if complete and metrics and metrics.get("iterations") == int(cfg.train.max_iter):
-        return Outcome.SKIPPED, f"{run_dir} already holds this run, complete ({metrics['iterations']} iterations); nothing to do"
+    if complete and metrics is not None and metrics.iterations == cfg.train.max_iter:
+        return Outcome.SKIPPED, f"{run_dir} already holds this run, complete ({metrics.iterations} iterations); nothing to do"
     return None, ""
 
 
-class Run:
-    """One run once its components are built: `resume_or_start`, then `train`, then `finish`."""
+def _claim(cfg: Any, run_dir: Path, held: contextlib.ExitStack) -> tuple[Outcome | None, str]:
+    """Rank 0: lock the run directory (held until `held` closes), then decide what it holds."""
+    try:
+        held.enter_context(RunDirLock(run_dir))
+    except (RunDirBusy, WriteError) as err:
+        return Outcome.REFUSED, str(err)
+    return _decide(cfg, run_dir)
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, ctx: DistContext, components: Components) -> None:
-        self.cfg, self.run_dir, self.ctx, self.c = cfg, run_dir, ctx, components
-        train_cfg = cfg.train
-        self.max_iter = int(train_cfg.max_iter)
-        self.per_rank_batch = int(train_cfg.batch_size) // ctx.world_size
-        model = components.model.to(ctx.device)
-        amp = bool(train_cfg.amp) and ctx.device.type == "cuda"
-        optimizer = build_optimizer(model, train_cfg)
-        self.state = ckpt.TrainingState(
-            model=model,
-            optimizer=optimizer,
-            scheduler=build_scheduler(optimizer, train_cfg),
-            scaler=torch.amp.GradScaler(ctx.device.type, enabled=amp),
-        )
+
+class Run:
+    """One run once its training stack is built: `resume_or_start`, then `train` (whose hooks finish it)."""
+
+    def __init__(self, cfg: Any, run_dir: Path, training: Training, train: TrainConfig, record: RunRecord) -> None:
+        self.run_dir, self.training, self.max_iter, self.record = run_dir, training, train.max_iter, record
+        self.state, ctx = training.state, training.trainer.ctx
+        self.is_main = ctx.is_main
         self.identity = run_identity(cfg)
-        self.saved_iter = -1
-        trained = (
-            DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
-            if ctx.distributed
-            else model
-        )
-        clip = None if train_cfg.clip_grad_norm is None else float(train_cfg.clip_grad_norm)
-        self.trainer = Trainer(trained, self.state, ctx, amp, clip)
-        self.batches = TrainBatches(
-            len(components.train_set), self.per_rank_batch, ctx, int(cfg.seed), 0, components.make_batches  # type: ignore[arg-type]
-        )
-        self.val_loader = eval_loader(components.val_set, components.collate, ctx, self.per_rank_batch, int(train_cfg.num_workers))
-        logger.info(
-            "device %s x%d, batch %d, lr %.4g, AMP %s, %d train / %d val images; box RoI layer: %s",
-            ctx.device, ctx.world_size, int(train_cfg.batch_size), scaled_lr(train_cfg), "on" if amp else "off",
-            len(components.train_set), len(components.val_set),  # type: ignore[arg-type]
-            getattr(getattr(model, "roi_heads", None), "box_roi_pool", "n/a"),
-        )
+        self.checkpointer = Checkpointer(run_dir, self.state, ctx, self.identity, train.keep_checkpoints, int(cfg.seed))
         self.board = Board(run_dir, enabled=ctx.is_main)  # last: a setup error leaves no event file
+        evaluator = Evaluator(
+            self.state.model, training.components.val_set, training.val_loader(), ctx, self.board, run_dir, train.vis_images
+        )
+        training.trainer.register_hooks([
+            ProgressHook(train.max_iter, train.log_period, ctx.is_main),
+            ScalarsHook(self.board, train.log_period, train.max_iter),
+            CheckpointHook(self.checkpointer, train.checkpoint_period, train.max_iter),
+            EvaluationHook(evaluator, train.eval_period, train.max_iter),
+            FinalWeightsHook(run_dir / FINAL, self.state.model, ctx.is_main),
+            FinalEvaluationHook(evaluator, self._record_result),
+        ])
 
     def resume_or_start(self) -> None:
-        """Load `checkpoints/last.pth` when there is one, restoring this rank's random state."""
-        path = self.run_dir / ckpt.LAST
-        if not path.exists():
+        """Restore the newest usable checkpoint (CheckpointError, a ValueError, when none is), or start afresh."""
+        if self.is_main:
+            write_identity(self.run_dir, self.identity)
+        path = self.checkpointer.resume()
+        if path is None:
             logger.info("Starting a new run in %s", self.run_dir)
-            return
-        rng_states = ckpt.load_checkpoint(path, self.state)
-        self.saved_iter = self.state.iteration
-        logger.info("Resuming from %s at iteration %d/%d", path, self.state.iteration, self.max_iter)
-        if len(rng_states) == self.ctx.world_size:
-            restore_rng_state(rng_states[self.ctx.rank])
         else:
-            logger.warning(
-                "checkpoint saved by %d processes, resumed by %d: random streams are reseeded, so this run "
-                "will not match an uninterrupted one exactly", len(rng_states), self.ctx.world_size,
-            )
-            seed_everything(derive_seed(int(self.cfg.seed), self.state.iteration, self.ctx.rank))
-
-    def save(self) -> None:
-        """Checkpoint the current iteration (rank 0 writes; every rank contributes its RNG state)."""
-        rng_states = gather_to_main(self.ctx, capture_rng_state())
-        if rng_states is not None:
-            ckpt.save_checkpoint(self.run_dir / ckpt.LAST, self.state, rng_states, self.identity)
-        self.saved_iter = self.state.iteration
-
-    def evaluate(self) -> Evaluation | None:
-        """Evaluate the current model without moving the training's random streams; log and record on rank 0."""
-        iteration = self.state.iteration
-        with rng_preserved():
-            result = evaluate(self.state.model, self.c.val_set, self.val_loader, self.ctx, keep=int(self.cfg.train.vis_images))
-        if result is not None:
-            self.board.evaluation(result.metrics, iteration)
-            self.board.images(result.predictions.samples, self.c.val_set.category_names, iteration)
-            self.board.flush()
-            for iou_type, entries in result.predictions.results.items():
-                atomic_write_json(self.run_dir / f"results_{iou_type}.json", entries)
-            logger.info(
-                "eval at iteration %d: segm AP %.2f, bbox AP %.2f",
-                iteration, result.metrics["segm"]["AP"] or 0.0, result.metrics["bbox"]["AP"] or 0.0,
-            )
-        return result
-
-    def _after_step(self, progress: Progress) -> Callable[[int, dict[str, float], float, float, float], None]:
-        train_cfg = self.cfg.train
-        log_period, ckpt_period, eval_period = int(train_cfg.log_period), int(train_cfg.checkpoint_period), int(train_cfg.eval_period)
-
-        def after_step(iteration: int, losses: dict[str, float], lr: float, iter_s: float, data_s: float) -> None:
-            progress.update(iteration, losses, lr, iter_s, data_s)
-            if iteration % max(log_period, 1) == 0 or iteration == self.max_iter:
-                scalars = {f"loss/{k}" if k != "loss" else "loss/total": v for k, v in losses.items()}
-                self.board.scalars({**scalars, "lr": lr, "time/iter": iter_s, "time/data": data_s}, iteration)
-            if iteration < self.max_iter:
-                if ckpt_period and iteration % ckpt_period == 0:
-                    self.save()
-                if eval_period and iteration % eval_period == 0:
-                    self.evaluate()
-
-        return after_step
+            logger.info("Resuming from %s at iteration %d/%d", path, self.state.iteration, self.max_iter)
 
     def train(self) -> None:
-        """Train from the current iteration to `max_iter`, then save the final checkpoint and weights."""
-        if self.state.iteration < self.max_iter:
-            self.batches.start_iter = self.state.iteration
-            data = train_loader(self.c.train_set, self.c.collate, self.batches, int(self.cfg.train.num_workers))
-            progress = Progress(self.state.iteration, self.max_iter, int(self.cfg.train.log_period), self.ctx.is_main)
-            try:
-                self.trainer.train(data, self.max_iter, self._after_step(progress))
-            finally:
-                progress.close()
-        trained = self.saved_iter != self.state.iteration
-        if trained:
-            self.save()
-        if self.ctx.is_main and (trained or not (self.run_dir / ckpt.FINAL).exists()):
-            ckpt.save_final_weights(self.run_dir / ckpt.FINAL, self.state.model)
+        """Train to `max_iter`; the hooks checkpoint, evaluate and record on the way and at the end."""
+        self.training.trainer.train(self.training.train_batches(self.state.iteration), self.max_iter)
 
-    def finish(self) -> None:
-        """Final evaluation, metrics.json and the HParams record."""
-        start = time.perf_counter()
-        result = self.evaluate()
-        eval_s = time.perf_counter() - start
-        if result is None:
-            return
-        write_metrics(
-            self.run_dir, self.cfg, iterations=self.state.iteration, segm=result.metrics["segm"],
-            bbox=result.metrics["bbox"], train_s=self.state.train_s, eval_s=eval_s,
-        )
-        self.board.hparams(self.cfg, result.metrics, self.state.iteration)
+    def ended(self, status: str, **values: Any) -> RunRecord:
+        return self.record.ended(status, iterations=self.state.iteration, train_s=self.state.train_s, **values)
+
+    def _record_result(self, result: Evaluation, eval_s: float) -> None:
+        record = write_metrics(self.run_dir, self.ended("complete", segm=result.metrics["segm"],
+                                                        bbox=result.metrics["bbox"], eval_s=eval_s))
+        self.board.hparams(record.to_json())
         logger.info("Run complete: %s (train %.0fs, eval %.0fs)", self.run_dir / "metrics.json", self.state.train_s, eval_s)
 
+    def interrupted(self, err: Interrupted) -> None:
+        """Checkpoint the iteration the run stopped at and record it as interrupted."""
+        self.checkpointer.save()
+        logger.warning("interrupted at iteration %d; rerun the same command to resume", err.iteration)
+        if self.is_main:
+            write_metrics(self.run_dir, self.ended("interrupted", error=str(err)))
 
-def _fail(cfg: DictConfig, run_dir: Path, error: str, current: Run | None) -> None:
-    """Record a failed run in metrics.json (rank 0)."""
+
+def _fail(run_dir: Path, record: RunRecord, error: BaseException, current: Run | None) -> Outcome:
+    """A user's mistake or a fault of the machine: one log line, and the failed run in metrics.json (rank 0)."""
+    logger.error("%s", error)
+    logger.debug("where it was raised:", exc_info=error)  # shown with hydra.verbose=true
+    _record_failure(run_dir, record, str(error), current)
+    return Outcome.FAILED
+
+
+def _record_failure(run_dir: Path, record: RunRecord, message: str, current: Run | None) -> None:
     if process_rank() == 0:
-        state = current.state if current else None
-        write_metrics(
-            run_dir, cfg, iterations=state.iteration if state else 0, segm=None, bbox=None,
-            train_s=state.train_s if state else 0.0, eval_s=0.0, error=error,
-        )
+        try:
+            write_metrics(run_dir, current.ended("failed", error=message) if current else record.ended("failed", error=message))
+        except WriteError as write_error:
+            logger.error("the failure could not be recorded either: %s", write_error)
 
 
-def run(cfg: DictConfig, run_dir: Path, build: Builder, ctx: DistContext | None = None) -> Outcome:
+def run(cfg: Any, run_dir: Path, build: Builder, record: RunRecord, ctx: DistContext | None = None) -> Outcome:
     """Train and evaluate the run `cfg` in `run_dir`; every rank calls this. See the module doc.
 
-    `ctx` defaults to this process's place in the torchrun group, on device `cfg.device`.
+    `record` describes the run for metrics.json (its stride is replaced by the built
+    model's, `Components.stride`, when that is known). `ctx` defaults to this process's
+    place in the torchrun group, on device `cfg.device`.
     """
-    decision, message = broadcast_from_main(_decide(cfg, run_dir) if process_rank() == 0 else None)
-    if decision is Outcome.REFUSED:
-        if process_rank() == 0:
-            logger.error(message)
-        return decision
-    if decision is Outcome.SKIPPED:
-        logger.info(message)
-        return decision
+    with contextlib.ExitStack() as held:
+        decision, message = broadcast_from_main(_claim(cfg, run_dir, held) if process_rank() == 0 else None)
+        if decision is Outcome.REFUSED:
+            if process_rank() == 0:
+                logger.error(message)
+            return decision
+        if decision is Outcome.SKIPPED:
+            logger.info(message)
+            return decision
+        with StopRequest() as stop:
+            outcome = _train_and_evaluate(cfg, run_dir, build, record, ctx, stop)
+            if outcome is Outcome.INTERRUPTED:
+                stop.hand_on()  # e.g. submitit's requeue, for the signal it asked for
+            return outcome
 
+
+def _train_and_evaluate(
+    cfg: Any, run_dir: Path, build: Builder, record: RunRecord, ctx: DistContext | None, stop: StopRequest
+) -> Outcome:
     current: Run | None = None
     try:
         try:
             ctx = ctx or make_context(str(cfg.device))
             configure_determinism(bool(cfg.deterministic))
             seed_everything(int(cfg.seed) + ctx.rank)
-            validate_train_config(cfg.train, ctx.world_size)
-            current = Run(cfg, run_dir, ctx, build(cfg))
-        except ValueError as err:  # config and data mistakes (DataError is a ValueError)
-            logger.error("%s", err)
-            logger.debug("where it was raised:", exc_info=True)  # shown with hydra.verbose=true
-            _fail(cfg, run_dir, str(err), current)
-            return Outcome.FAILED
-        if ctx.is_main:
-            write_identity(run_dir, current.identity)
-        current.resume_or_start()
-        current.train()
-        current.finish()
+            train = TrainConfig.of(cfg.train)
+            components = build(cfg)
+            if components.stride is not None:
+                record = replace(record, stride=components.stride)
+            current = Run(cfg, run_dir, build_training(train, components, ctx, int(cfg.seed), stop), train, record)
+            current.resume_or_start()
+        except ValueError as err:  # config and data mistakes (DataError, CheckpointError are ValueErrors)
+            return _fail(run_dir, record, err, current)
+        try:
+            current.train()
+        except Interrupted as err:
+            current.interrupted(err)
+            return Outcome.INTERRUPTED
         return Outcome.COMPLETE
-    except NonFiniteLossError as err:
-        logger.error("%s", err)
-        _fail(cfg, run_dir, str(err), current)
-        return Outcome.FAILED
+    except (NonFiniteLossError, WriteError, DataError) as err:  # DataError: an image that fails to decode
+        return _fail(run_dir, record, err, current)
     except BaseException as err:
-        _fail(cfg, run_dir, f"{type(err).__name__}: {err}", current)
+        _record_failure(run_dir, record, f"{type(err).__name__}: {err}", current)
         raise
     finally:
         if current is not None:

@@ -14,7 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import engine_standins as standins  # noqa: E402
 from roi_ablation.engine import distributed  # noqa: E402
-from roi_ablation.engine.runner import Outcome, run  # noqa: E402
+from roi_ablation.engine.runner import Outcome  # noqa: E402
+
+EXIT_CODES = {Outcome.COMPLETE: 0, Outcome.SKIPPED: 0, Outcome.INTERRUPTED: 3}  # anything else: 1
 
 
 def main() -> int:
@@ -22,10 +24,10 @@ def main() -> int:
     cfg = OmegaConf.merge(standins.config(), OmegaConf.from_dotlist(sys.argv[2:]))
     distributed.join_process_group()
     try:
-        outcome = run(cfg, Path(sys.argv[1]), standins.build)  # type: ignore[arg-type]
+        outcome = standins.run_standin(cfg, Path(sys.argv[1]))  # type: ignore[arg-type]
     finally:
         distributed.shutdown()
-    return 0 if outcome in (Outcome.COMPLETE, Outcome.SKIPPED) else 1
+    return EXIT_CODES.get(outcome, 1)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ that are not contiguous, so the label -> category mapping is exercised).
 
 import contextlib
 import io
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +19,10 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import MultiScaleRoIAlign
 
-from roi_ablation.engine.runner import Components
+from roi_ablation.engine.distributed import DistContext
+from roi_ablation.engine.metrics import RunRecord
+from roi_ablation.engine.runner import Components, Outcome, run
+from roi_ablation.roi import RoISettings
 
 SIZE = 64
 CATEGORIES = [{"id": 3, "name": "square"}, {"id": 7, "name": "bar"}]
@@ -142,7 +146,18 @@ def build(cfg: DictConfig) -> Components:
     model: nn.Module = tiny_mask_rcnn(train_set.num_classes)
     if cfg.model.get("nan_at"):
         model = NaNAt(model, int(cfg.model.nan_at))
-    return Components(model, train_set, val_set, collate)
+    return Components(model, train_set, val_set, collate, stride=16)
+
+
+def record(cfg: DictConfig) -> RunRecord:
+    """What the entry point tells the runner about the run, for metrics.json."""
+    roi = RoISettings(**{k: cfg.roi[k] for k in ("method", "agg", "sampling_ratio", "aligned", "layout")})
+    return RunRecord(roi=roi, model=cfg.model.name, stride=None, data=cfg.data.name, seed=cfg.seed)
+
+
+def run_standin(cfg: DictConfig, run_dir: Path, ctx: DistContext | None = None) -> Outcome:
+    """`runner.run` of the stand-ins, as the entry point calls it."""
+    return run(cfg, run_dir, build, record(cfg), ctx)
 
 
 def config(**overrides: Any) -> DictConfig:
@@ -156,7 +171,7 @@ def config(**overrides: Any) -> DictConfig:
             "max_iter": 6, "batch_size": 2, "base_lr": 0.02, "reference_batch_size": 16, "momentum": 0.9,
             "weight_decay": 1e-4, "steps": [0.667, 0.889], "gamma": 0.1, "warmup_iters": 2, "warmup_factor": 0.001,
             "clip_grad_norm": None, "amp": False, "eval_period": 0, "checkpoint_period": 2, "log_period": 1,
-            "num_workers": 0, "vis_images": 2,
+            "num_workers": 0, "vis_images": 2, "keep_checkpoints": 2,
         },
     })
     for key, value in overrides.items():

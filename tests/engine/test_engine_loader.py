@@ -52,7 +52,7 @@ def test_augmentation_is_seeded_per_item_not_by_workers() -> None:
     assert all(torch.equal(seeded[(s, 1)][0], seeded[(s, 1)][0]) for s in range(5))  # ...deterministically
 
     def images(workers: int) -> list[torch.Tensor]:
-        loader = train_loader(dataset, standins.collate, TrainBatches(4, 2, _ctx(0, 1), 0, 0), workers)
+        loader = iter(train_loader(dataset, standins.collate, TrainBatches(4, 2, _ctx(0, 1), 0, 0), workers))
         return [img for _ in range(4) for img in next(loader)[0]]
 
     assert all(torch.equal(a, b) for a, b in zip(images(0), images(2)))
