@@ -19,6 +19,14 @@ from typing import Any
 from .errors import DataError
 
 
+CACHE_ENV = "ROI_ABLATION_CACHE"
+
+
+def user_cache_root() -> Path:
+    """Where generated and derived data go unless configured: $ROI_ABLATION_CACHE or ~/.cache/roi-ablation."""
+    return Path(os.environ.get(CACHE_ENV) or "~/.cache/roi-ablation").expanduser()
+
+
 def settings_key(settings: Mapping[str, Any]) -> str:
     """A short, stable hash of JSON-serialisable settings."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]

@@ -4,9 +4,12 @@ Handles what real COCO 2017 contains: polygons with several parts, compressed an
 uncompressed RLE, crowd regions (kept in `coco` for evaluation, never training
 targets), images without annotations, grayscale images, non-contiguous category ids
 (mapped to contiguous labels 1..K, 0 being background) and degenerate boxes (dropped).
+What it does not accept, malformed entries, is refused (or skipped) before any image is
+read: see validate.py. Images are decoded lazily; one that cannot be is named in one line.
 """
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -24,6 +27,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .errors import DataError
+from .validate import checked_annotations
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +45,17 @@ def image_dir(root: Path, split: str) -> Path:
     return root / f"{split}2017"
 
 
-def load_annotations(path: Path) -> dict[str, Any]:
-    """The parsed annotation file, or a DataError naming the file and what is wrong."""
-    if not path.is_file():
-        raise DataError(f"annotation file not found: {path} (expected the COCO 2017 layout under data.root)")
+def load_annotations(path: Path) -> tuple[dict[str, Any], str]:
+    """The parsed annotation file and its SHA-256 (the key of its cached checks), or a DataError
+    naming the file and what is wrong."""
     try:
-        with path.open("rb") as f:
-            data = json.load(f)
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"annotation file not found: {path} (expected the COCO 2017 layout under data.root)") from None
+    except OSError as err:
+        raise DataError(f"cannot read annotation file {path} ({err})") from None
+    try:
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(
             f"{path} is not valid JSON ({err}): the file is truncated or corrupt; download it again"
@@ -59,7 +67,10 @@ def load_annotations(path: Path) -> dict[str, Any]:
     ]
     if missing:
         raise DataError(f"{path} is not a COCO instances file: no {', '.join(missing)} list")
-    return data
+    ids = [c.get("id") if isinstance(c, dict) and isinstance(c.get("name"), str) else None for c in data["categories"]]
+    if not all(type(i) is int for i in ids) or len(set(ids)) < len(ids):
+        raise DataError(f"{path}: every category needs a distinct integer id and a name; got ids {ids}")
+    return data, hashlib.sha256(raw).hexdigest()
 
 
 _CATEGORIES_KEY = re.compile(r'"categories"\s*:\s*(?=\[)')
@@ -84,14 +95,20 @@ def read_categories(path: Path) -> list[dict[str, Any]]:
                 continue
             if all(isinstance(c, dict) and "id" in c and "name" in c for c in categories):
                 return sorted(categories, key=lambda c: c["id"])
-    return sorted(load_annotations(path)["categories"], key=lambda c: c["id"])
+    return sorted(load_annotations(path)[0]["categories"], key=lambda c: c["id"])
 
 
 class UnreadableImage(DataError):
     """An image file that cannot be used: `problem` says why, the message adds the fix."""
 
+    FIX = "replace the file, or set data.skip_bad_images=true to skip such images"
+
     def __init__(self, problem: str) -> None:
-        super().__init__(f"{problem}; replace the file, or set data.skip_bad_images=true to skip such images")
+        if problem.startswith(f"Caught {type(self).__name__}"):
+            # A DataLoader worker's error, re-raised by torch as this type with the worker's
+            # traceback as text: its last line is the original message, all the user needs.
+            problem = problem.rstrip().rsplit("\n", 1)[-1].split(": ", 1)[-1].removesuffix(f"; {self.FIX}")
+        super().__init__(f"{problem}; {self.FIX}")
         self.problem = problem
 
 
@@ -131,14 +148,16 @@ class CocoInstances(Dataset[tuple[Tensor, Target]]):
         transform: Transform | None = None,
         filter_empty: bool = False,
         skip_bad_images: bool = False,
+        on_bad_annotation: str = "error",
     ) -> None:
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}; use one of {SPLITS}")
         ann_file = annotation_path(root, split)
-        self.coco = _make_coco(load_annotations(ann_file))
+        data, digest = load_annotations(ann_file)
         self.image_dir = image_dir(root, split)
         if not self.image_dir.is_dir():
             raise DataError(f"image directory not found: {self.image_dir} (expected next to {root / 'annotations'})")
+        self.coco = _make_coco(checked_annotations(ann_file, data, digest, self.image_dir, on_bad_annotation))
         category_ids = [c["id"] for c in categories]
         if sorted(self.coco.cats) != category_ids:
             raise DataError(
@@ -152,7 +171,7 @@ class CocoInstances(Dataset[tuple[Tensor, Target]]):
         self.transform = transform
         self.skip_bad_images = skip_bad_images
         self.bad_image_ids: set[int] = set()
-        self._targets, degenerate = self._scan_annotations(ann_file)
+        self._targets, degenerate = self._scan_annotations()
         if degenerate:
             logger.warning("%s: dropped %d annotations whose box is under 1 px wide or high", ann_file, degenerate)
         self.image_ids = sorted(i for i in self.coco.imgs if self._targets[i][0] or not filter_empty)
@@ -160,20 +179,15 @@ class CocoInstances(Dataset[tuple[Tensor, Target]]):
             usable = " with a usable (non-crowd, non-degenerate) annotation" if filter_empty else ""
             raise DataError(f"{ann_file} has no image{usable}")
 
-    def _scan_annotations(self, ann_file: Path) -> tuple[dict[int, ImageTargets], int]:
+    def _scan_annotations(self) -> tuple[dict[int, ImageTargets], int]:
         """Per image, its training annotations and their boxes; and how many boxes were degenerate."""
         targets: dict[int, ImageTargets] = {}
         degenerate = 0
         for image_id, info in self.coco.imgs.items():
             anns, boxes = [], []
             for ann in self.coco.imgToAnns.get(image_id, []):
-                if ann.get("iscrowd", 0):
+                if ann["iscrowd"]:
                     continue
-                if ann["category_id"] not in self._category_to_label:
-                    raise DataError(
-                        f"{ann_file}: annotation {ann.get('id')} has category_id {ann['category_id']}, "
-                        "which is not in its categories"
-                    )
                 box = _xyxy_box(ann, info["width"], info["height"])
                 if box is None:
                     degenerate += 1
@@ -192,26 +206,26 @@ class CocoInstances(Dataset[tuple[Tensor, Target]]):
         start = range(len(self))[index]  # IndexError past the end, as iteration expects
         for offset in range(len(self)):
             image_id = self.image_ids[(start + offset) % len(self)]
-            image = self._read_image(image_id)
+            image = None if image_id in self.bad_image_ids else self._read_image(image_id)
             if image is not None:
                 target = self._target(image_id, image.shape[-2:])
                 return self.transform(image, target) if self.transform else (image, target)
         raise DataError(f"no image in {self.image_dir} could be read")
 
     def _read_image(self, image_id: int) -> Tensor | None:
+        """The image, or None (warned once per image and process) when unreadable and skip_bad_images is set."""
         info = self.coco.imgs[image_id]
         try:
             return read_rgb(self.image_dir / info["file_name"], (info["width"], info["height"]))
         except UnreadableImage as err:
             if not self.skip_bad_images:
                 raise
-            if not self.bad_image_ids:
-                logger.warning(
-                    "%s: skipped (data.skip_bad_images=true); later unreadable images are skipped "
-                    "without a warning and counted in dataset.bad_image_ids",
-                    err.problem,
-                )
             self.bad_image_ids.add(image_id)
+            logger.warning(
+                "%s: skipped (data.skip_bad_images=true); %d unreadable images skipped so far in this process",
+                err.problem,
+                len(self.bad_image_ids),
+            )
             return None
 
     def _target(self, image_id: int, size: torch.Size) -> Target:

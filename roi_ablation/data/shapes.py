@@ -34,18 +34,20 @@ byte-identical for the same settings, whatever the order of generation.
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
 from .cache import materialize
-from .errors import DataError
+
+if TYPE_CHECKING:
+    from .config import DataConfig
 
 GENERATOR_VERSION = 1  # bump whenever the output for the same settings changes
 _MIN_CONTRAST = 100.0  # RGB distance between an object's colour and the background
@@ -118,50 +120,24 @@ SHAPES = (*DISCS, *POLYGONS)
 
 @dataclass(frozen=True)
 class ShapesSpec:
-    """Generator settings (`configs/data/shapes.yaml` documents each)."""
+    """The generator settings of a checked `DataConfig` (`configs/data/shapes.yaml` documents each)."""
 
-    num_train: int = 2000
-    num_val: int = 200
-    image_size: int = 192
-    classes: tuple[str, ...] = ("circle", "square", "triangle", "bar", "ring")
-    min_size: float = 12
-    max_size: float = 64
-    max_objects: int = 6
-    min_visible: float = 0.4
-    noise: float = 10.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        # Normalise types so that 12 and 12.0 (or a ListConfig of classes) hash alike.
-        for f in fields(self):
-            if f.type in (int, float):
-                object.__setattr__(self, f.name, f.type(getattr(self, f.name)))
-        object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
-        unknown = [c for c in self.classes if c not in SHAPES]
-        checks = [
-            (
-                not self.classes or unknown or len(set(self.classes)) < len(self.classes),
-                "classes",
-                f"distinct names from {list(SHAPES)}",
-            ),
-            (self.num_train < 1 or self.num_val < 1, "num_train/num_val", ">= 1"),
-            (
-                not 8 <= self.min_size <= self.max_size <= self.image_size,
-                "min_size/max_size",
-                "8 <= min_size <= max_size <= image_size",
-            ),
-            (self.max_objects < 1, "max_objects", ">= 1"),
-            (not 0 <= self.min_visible <= 1, "min_visible", "in [0, 1]"),
-            (self.noise < 0, "noise", ">= 0"),
-        ]
-        for failed, key, rule in checks:
-            if failed:
-                raise DataError(f"invalid shapes setting data.{key} ({self}): must be {rule}")
+    num_train: int
+    num_val: int
+    image_size: int
+    classes: tuple[str, ...]
+    min_size: float
+    max_size: float
+    max_objects: int
+    min_visible: float
+    noise: float
+    seed: int
 
     @classmethod
-    def from_cfg(cls, cfg: Mapping[str, Any]) -> "ShapesSpec":
-        """The spec from the `data` config node; keys it does not set keep their defaults."""
-        return cls(**{f.name: cfg[f.name] for f in fields(cls) if f.name in cfg})
+    def from_config(cls, cfg: "DataConfig") -> "ShapesSpec":
+        """The spec of the `data` node (read by attribute: a DataConfig or a DictConfig of one)."""
+        values = {f.name: getattr(cfg, f.name) for f in fields(cls)}
+        return cls(**{**values, "classes": tuple(values["classes"])})
 
     def settings(self) -> dict[str, Any]:
         """Everything the output depends on, for the cache key."""

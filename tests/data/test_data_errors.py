@@ -1,11 +1,13 @@
 """Bad input gives a DataError whose message names the problem and the fix."""
 
+import json
 import logging
 
 import pytest
 from PIL import Image
+from torch.utils.data import DataLoader
 
-from roi_ablation.data import DataError, build_dataset, num_classes
+from roi_ablation.data import DataError, build_dataset, collate_fn, num_classes
 
 
 def test_data_error_is_a_value_error():
@@ -62,7 +64,9 @@ def test_missing_image_dir(coco):
 
 def test_splits_with_different_categories(coco):
     path = coco.annotation_file("val")
-    path.write_text(path.read_text().replace('"id": 17, "name": "dog"', '"id": 18, "name": "dog"'))
+    data = json.loads(path.read_text())
+    data["categories"].append({"id": 18, "name": "cat", "supercategory": "animal"})
+    path.write_text(json.dumps(data))
     with pytest.raises(DataError, match="both splits must share one category list"):
         build_dataset(coco.cfg(), "val", train=False)
 
@@ -89,27 +93,50 @@ def test_image_of_the_wrong_size(coco):
         build_dataset(coco.cfg(), "val", train=False)[2]
 
 
-def test_missing_image_names_the_file(coco):
+def test_zero_byte_image_names_the_file(coco):
     bad = coco.image_dir("val") / coco.file_name(2)
-    bad.unlink()
-    with pytest.raises(DataError, match=f"cannot read image {bad}"):
+    bad.write_bytes(b"")
+    with pytest.raises(DataError, match=f"cannot read image {bad}.*data.skip_bad_images=true"):
         build_dataset(coco.cfg(), "val", train=False)[1]
 
 
-def test_skip_bad_images_uses_the_next_one_and_warns_once(coco, caplog):
+def test_image_removed_after_the_check_names_the_file(coco):
+    ds = build_dataset(coco.cfg(), "val", train=False)
+    bad = coco.image_dir("val") / coco.file_name(2)
+    bad.unlink()
+    with pytest.raises(DataError, match=f"cannot read image {bad}"):
+        ds[1]
+
+
+def test_skip_bad_images_uses_the_next_one_and_counts_each_once(coco, caplog):
     for image_id in (1, 2):
         (coco.image_dir("val") / coco.file_name(image_id)).write_bytes(b"garbage")
     ds = build_dataset(coco.cfg(skip_bad_images=True), "val", train=False)
     with caplog.at_level(logging.WARNING):
         assert ds[0][1]["image_id"] == 3
         assert ds[1][1]["image_id"] == 3
+        assert ds[0][1]["image_id"] == 3  # a known bad image is not read (nor warned about) again
     assert ds.bad_image_ids == {1, 2}
-    warnings = [r for r in caplog.records if "skipped (data.skip_bad_images=true)" in r.getMessage()]
-    assert len(warnings) == 1 and coco.file_name(1) in warnings[0].getMessage()
+    warnings = [r.getMessage() for r in caplog.records if "skipped (data.skip_bad_images=true)" in r.getMessage()]
+    assert len(warnings) == 2
+    assert coco.file_name(1) in warnings[0] and "1 unreadable images skipped" in warnings[0]
+    assert coco.file_name(2) in warnings[1] and "2 unreadable images skipped" in warnings[1]
+
+
+def test_worker_error_keeps_one_line(coco):
+    """A DataLoader worker's decode error reaches the main process as one line, not a traceback."""
+    bad = coco.image_dir("val") / coco.file_name(1)
+    bad.write_bytes(b"garbage")
+    loader = DataLoader(build_dataset(coco.cfg(), "val", train=False), num_workers=1, collate_fn=collate_fn)
+    with pytest.raises(DataError) as caught:
+        next(iter(loader))
+    message = str(caught.value)
+    assert message.startswith(f"cannot read image {bad}") and "\n" not in message and "Traceback" not in message
+    assert message.count("data.skip_bad_images=true") == 1
 
 
 def test_unknown_data_set_name():
-    with pytest.raises(DataError, match="use data=coco or data=shapes"):
+    with pytest.raises(DataError, match="data.name must be one of coco, shapes; got 'imagenet'"):
         build_dataset({"name": "imagenet"}, "train", train=True)
 
 
@@ -122,8 +149,8 @@ def test_unknown_split(coco):
     "setting, message",
     [
         ({"classes": ["circle", "hexagon"]}, "data.classes"),
-        ({"min_size": 50, "max_size": 20}, "data.min_size/max_size"),
-        ({"num_val": 0}, "data.num_train/num_val"),
+        ({"min_size": 50, "max_size": 20}, "data.min_size and data.max_size"),
+        ({"num_val": 0}, "data.num_val must be >= 1"),
     ],
 )
 def test_invalid_shapes_settings(tmp_path, setting, message):

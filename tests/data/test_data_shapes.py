@@ -9,11 +9,15 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from roi_ablation.data import ShapesSpec, build_dataset, cache, ensure_shapes, num_classes
+from roi_ablation.data import DataConfig, ShapesSpec, build_dataset, cache, ensure_shapes, num_classes
 from roi_ablation.data.shapes import SHAPES, generate
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = {"num_train": 12, "num_val": 3, "image_size": 64, "min_size": 10, "max_size": 28, "max_objects": 5}
+
+
+def tiny_spec(**overrides) -> ShapesSpec:
+    return ShapesSpec.from_config(DataConfig(name="shapes", **{**TINY, **overrides}))
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -21,12 +25,12 @@ def files(root: Path) -> dict[str, bytes]:
 
 
 def test_same_settings_give_identical_bytes(tmp_path):
-    spec = ShapesSpec(**TINY, classes=SHAPES)
+    spec = tiny_spec(classes=list(SHAPES))
     generate(spec, tmp_path / "a")
     generate(spec, tmp_path / "b")
     a, b = files(tmp_path / "a"), files(tmp_path / "b")
     assert len(a) == 2 + 12 + 3 and a == b
-    generate(ShapesSpec(**TINY, classes=SHAPES, seed=1), tmp_path / "c")
+    generate(tiny_spec(classes=list(SHAPES), seed=1), tmp_path / "c")
     assert files(tmp_path / "c") != a
 
 
@@ -51,13 +55,13 @@ def test_loads_through_the_coco_loader(tmp_path):
 
 
 def test_generated_once_per_settings(tmp_path, monkeypatch):
-    first = ensure_shapes(ShapesSpec(**TINY), tmp_path)
+    first = ensure_shapes(tiny_spec(), tmp_path)
     assert first.parent == tmp_path and json.loads((first / "settings.json").read_text())["seed"] == 0
     monkeypatch.setattr("roi_ablation.data.shapes.generate", lambda *a: pytest.fail("regenerated"))
-    assert ensure_shapes(ShapesSpec(**TINY), tmp_path) == first
-    assert ensure_shapes(ShapesSpec.from_cfg({**TINY, "min_size": 10.0}), tmp_path) == first  # 10 == 10.0
+    assert ensure_shapes(tiny_spec(), tmp_path) == first
+    assert ensure_shapes(tiny_spec(min_size=10.0), tmp_path) == first  # 10 == 10.0
     monkeypatch.undo()
-    assert ensure_shapes(ShapesSpec(**TINY, seed=1), tmp_path) != first
+    assert ensure_shapes(tiny_spec(seed=1), tmp_path) != first
 
 
 def test_root_expands_home(tmp_path, monkeypatch):
@@ -92,7 +96,7 @@ def test_two_concurrent_generations(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "publish", publish_together)
     results: list[Path] = []
     jobs = [
-        threading.Thread(target=lambda: results.append(ensure_shapes(ShapesSpec(**TINY), tmp_path))) for _ in range(2)
+        threading.Thread(target=lambda: results.append(ensure_shapes(tiny_spec(), tmp_path))) for _ in range(2)
     ]
     for job in jobs:
         job.start()
@@ -100,30 +104,18 @@ def test_two_concurrent_generations(tmp_path, monkeypatch):
         job.join()
     assert len(results) == 2 and results[0] == results[1]
     assert [p.name for p in tmp_path.iterdir()] == [results[0].name]
-    generate(ShapesSpec(**TINY), tmp_path / "fresh")
+    generate(tiny_spec(), tmp_path / "fresh")
     assert files(results[0]).keys() - {"settings.json"} == files(tmp_path / "fresh").keys()
 
 
-def test_yaml_defaults_match_the_generator():
-    yaml = OmegaConf.load(CONFIGS / "data" / "shapes.yaml")
-    assert ShapesSpec.from_cfg(yaml) == ShapesSpec()
-    assert yaml.name == "shapes"
-
-
 def test_hydra_composes_both_data_sets(tmp_path):
-    from hydra import compose, initialize_config_dir
+    from roi_ablation.config import compose_config
 
-    (tmp_path / "root.yaml").write_text(
-        f"defaults:\n  - data: shapes\n  - _self_\nhydra:\n  searchpath: [file://{CONFIGS}]\n"
-    )
-    with initialize_config_dir(config_dir=str(tmp_path), version_base=None):
-        shapes = compose(
-            "root", overrides=[f"data.root={tmp_path / 'cache'}", *(f"data.{k}={v}" for k, v in TINY.items())]
-        )
-        coco = compose("root", overrides=["data=coco"])
-    assert shapes.data.flip_prob == 0.5 and shapes.data.filter_empty is True
+    shapes = compose_config([f"data.root={tmp_path / 'cache'}", *(f"data.{k}={v}" for k, v in TINY.items())])
+    coco = compose_config(["data=coco"])
+    assert shapes.data.name == "shapes" and shapes.data.flip_prob == 0.5 and shapes.data.filter_empty is True
     assert len(build_dataset(shapes.data, "val", train=False)) == 3
-    assert coco.data.root is None and "num_train" not in coco.data
+    assert coco.data.name == "coco" and coco.data.root is None
 
 
 def test_default_root_uses_the_cache_env(monkeypatch, tmp_path):
@@ -134,7 +126,7 @@ def test_default_root_uses_the_cache_env(monkeypatch, tmp_path):
 def test_objects_lie_inside_the_image():
     from roi_ablation.data.shapes import render
 
-    spec = ShapesSpec(**TINY, classes=SHAPES)
+    spec = tiny_spec(classes=list(SHAPES))
     for index in range(20):
         pixels, objects = render(np.random.default_rng([0, 0, index]), spec)
         assert pixels.shape == (64, 64, 3) and pixels.dtype == np.uint8
