@@ -1,6 +1,7 @@
 """Benchmark the RoI layers against torchvision's kernels at Mask R-CNN workloads.
 
-Forward + backward, median of ``--repeats`` runs after a warm-up, ours and torchvision's
+Every registered layer, with every aggregation it supports, at the settings the paper ran
+it with (its registry entry's ``paper``; RoIPool reads none). Forward + backward, median of ``--repeats`` runs after a warm-up, ours and torchvision's
 interleaved in one process so both see the same machine state. Peak memory is measured
 per (implementation, workload) in a fresh subprocess, after a warm-up step: on CPU the
 peak RSS of one more step (``VmHWM``, reset through ``/proc/self/clear_refs``) minus the
@@ -29,7 +30,7 @@ from typing import Callable
 import torch
 from torchvision.ops import roi_align, roi_pool
 
-from roi_ablation.roi import extract
+from roi_ablation.roi import REGISTRY, extract
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,18 @@ WORKLOADS = {
     "mask-256": Workload("mask head, C=256, 14x14", 256, 128, 14, 16),
     "box-2048-s32": Workload("stride 32, C5 C=2048, 7x7", 2048, 512, 7, 32),
 }
-VARIANTS = [(m, a) for m in ("pool", "warp", "align") for a in ("avg", "max")]
-PAPER_PRESET = {"pool": {}, "warp": {"layout": "corner"}, "align": {"layout": "center"}}
+#: Geometry of a layer whose entry states no paper setting: the 2017 RoIAlign's.
+DEFAULT_GEOMETRY = {"sampling_ratio": 2, "aligned": False, "layout": "center"}
+
+
+def variants() -> list[tuple[str, str]]:
+    """(method, agg) of every registered layer and aggregation it supports."""
+    return [(name, agg) for name, spec in REGISTRY.items() for agg in spec.aggs]
+
+
+def paper_geometry(method: str) -> dict[str, object]:
+    """``sampling_ratio`` / ``aligned`` / ``layout`` of ``method`` as the paper ran it."""
+    return {**DEFAULT_GEOMETRY, **REGISTRY[method].paper}
 
 
 def make_inputs(w: Workload, device: str, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,7 +86,7 @@ def runner(impl: str, w: Workload, features: torch.Tensor, rois: torch.Tensor) -
         if impl == "tv_pool":
             return roi_pool(x, rois, w.output, scale)
         _, method, agg = impl.split(":")
-        return extract(x, rois, method, agg, w.output, scale, 2, False, PAPER_PRESET[method].get("layout", "center"))
+        return extract(x, rois, method, agg, w.output, scale, **paper_geometry(method))  # type: ignore[arg-type]
 
     def step() -> None:
         x = features.detach().requires_grad_()
@@ -173,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
           f"median of {args.repeats}")
-    impls = ["tv_align", "tv_pool"] + [f"ours:{m}:{a}" for m, a in VARIANTS]
+    impls = ["tv_align", "tv_pool"] + [f"ours:{m}:{a}" for m, a in variants()]
     for key in args.workloads:
         w = WORKLOADS[key]
         features, rois = make_inputs(w, args.device)

@@ -10,13 +10,15 @@ from torch import Tensor
 from .geometry import LAYOUTS
 from .ops import apply_plan
 from .plan import SamplingPlan
-from .registry import PlanBuilder, get_layer
-
-AGGREGATIONS = ("max", "avg")
+from .registry import LayerSpec, get_layer
 
 
-def as_roi_tensor(rois: Tensor | Sequence[Tensor]) -> Tensor:
-    """``[K, 5]`` (batch index, x1, y1, x2, y2) from that or a per-image list of ``[Ki, 4]``."""
+def as_roi_tensor(rois: Tensor | Sequence[Tensor], device: torch.device | str | None = None) -> Tensor:
+    """``[K, 5]`` (batch index, x1, y1, x2, y2) from that or a per-image list of ``[Ki, 4]``.
+
+    An empty list (a batch without images) is ``[0, 5]`` float32 on ``device``: there is
+    no tensor to take a dtype or device from.
+    """
     if isinstance(rois, Tensor):
         if rois.dim() != 2 or rois.shape[1] != 5:
             raise ValueError(f"rois must be [K, 5] (batch_idx, x1, y1, x2, y2) or a list of [Ki, 4]; got shape {tuple(rois.shape)}")
@@ -27,7 +29,7 @@ def as_roi_tensor(rois: Tensor | Sequence[Tensor]) -> Tensor:
             raise ValueError(f"rois[{i}] must be [Ki, 4] (x1, y1, x2, y2); got shape {tuple(boxes.shape)}")
         parts.append(torch.cat([torch.full_like(boxes[:, :1], i), boxes], dim=1))
     if not parts:
-        raise ValueError("rois is an empty list; pass one [Ki, 4] tensor per image")
+        return torch.zeros(0, 5, device=device)
     return torch.cat(parts)
 
 
@@ -40,18 +42,31 @@ def _output_size(output_size: int | Sequence[int]) -> tuple[int, int]:
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float64 stays float64; every other float type is computed in float32."""
+    """float64 stays float64; every other type is computed in float32."""
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def check_layer(method: str, agg: str | None, layout: str) -> PlanBuilder:
-    """The plan builder of ``method``, after checking the names (``ValueError`` listing the valid ones)."""
-    builder = get_layer(method)
-    if agg is not None and agg not in AGGREGATIONS:
-        raise ValueError(f"unknown agg {agg!r}; valid: {', '.join(AGGREGATIONS)}")
+def coordinate_dtype(rois_dtype: torch.dtype, features_dtype: torch.dtype) -> torch.dtype:
+    """Box geometry's type: float64 if boxes or features are float64, else float32.
+
+    Never the features' half type: in fp16 a corner snaps to 0.5 px below 1024 px and in
+    bf16 to 4-8 px at 1000-1300 px, which would quantise RoIAlign, the very effect the
+    ablation measures. torchvision's autocast wrappers keep boxes in float32 too.
+    """
+    return compute_dtype(torch.promote_types(rois_dtype, features_dtype))
+
+
+def check_layer(method: str, agg: str | None, layout: str) -> LayerSpec:
+    """The entry of ``method``, after checking the names (``ValueError`` listing the valid ones).
+
+    ``agg`` is checked against what the layer supports (None: not checked).
+    """
+    spec = get_layer(method)
+    if agg is not None:
+        spec.check_agg(agg)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
-    return builder
+    return spec
 
 
 def build_plan(
@@ -65,19 +80,23 @@ def build_plan(
     layout: str = "center",
     dtype: torch.dtype = torch.float32,
 ) -> SamplingPlan:
-    """The sampling plan ``extract`` would use (validated): for drawing or inspecting."""
-    builder = check_layer(method, None, layout)
+    """The sampling plan ``extract`` would use (validated): for drawing or inspecting.
+
+    ``dtype`` is the features' dtype; the geometry runs in ``coordinate_dtype`` of it and the boxes'.
+    """
+    spec = check_layer(method, None, layout)
     if not 0 < spatial_scale < float("inf"):
         raise ValueError(f"spatial_scale must be a positive finite number (1/stride); got {spatial_scale!r}")
     if len(features_shape) != 4:
         raise ValueError(f"features must be [N, C, H, W]; got shape {tuple(features_shape)}")
     n, _, h, w = features_shape
-    roi_tensor = as_roi_tensor(rois).to(compute_dtype(dtype))
+    roi_tensor = as_roi_tensor(rois)
+    roi_tensor = roi_tensor.to(coordinate_dtype(roi_tensor.dtype, dtype))
     batch_index = roi_tensor[:, 0]
     if roi_tensor.numel() and not ((batch_index >= 0) & (batch_index < n) & (batch_index == batch_index.trunc())).all():
         raise ValueError(f"rois[:, 0] must be integer batch indices in 0..{n - 1} (features hold {n} images)")
-    return builder(roi_tensor, (n, h, w), output_size=_output_size(output_size), spatial_scale=float(spatial_scale),
-                   sampling_ratio=int(sampling_ratio), aligned=bool(aligned), layout=layout)
+    return spec(roi_tensor, (n, h, w), output_size=_output_size(output_size), spatial_scale=float(spatial_scale),
+                sampling_ratio=int(sampling_ratio), aligned=bool(aligned), layout=layout)
 
 
 def extract(
@@ -101,8 +120,14 @@ def extract(
     check_layer(method, agg, layout)
     if not features.is_floating_point():
         raise ValueError(f"features must be a floating-point tensor; got {features.dtype}")
+    roi_tensor = as_roi_tensor(rois, features.device)
+    if roi_tensor.device != features.device:
+        raise ValueError(f"rois are on {roi_tensor.device} but features on {features.device}; "
+                         f"move them with rois.to(features.device)")
     work = compute_dtype(features.dtype)
-    plan = build_plan(features.shape, rois, method, output_size, spatial_scale, sampling_ratio, aligned, layout, work)
+    # Autocast off for the geometry too: a user's plan builder may use ops autocast lowers.
     with torch.autocast(features.device.type, enabled=False):
+        plan = build_plan(features.shape, roi_tensor, method, output_size, spatial_scale, sampling_ratio, aligned,
+                          layout, features.dtype)
         pooled = apply_plan(features.to(work), plan, agg)
     return pooled.to(features.dtype)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import MultiScaleRoIAlign
 
-from .extract import as_roi_tensor, check_layer, extract
+from .extract import as_roi_tensor, check_layer, coordinate_dtype, extract
 
 
 def infer_scale(feature: Tensor, image_size: Sequence[int]) -> float:
@@ -63,10 +63,21 @@ class RoIPooler(MultiScaleRoIAlign):
                        spatial_scale=scale, sampling_ratio=self.sampling_ratio, aligned=self.aligned, layout=self.layout)
 
     def forward(self, x: Mapping[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:  # type: ignore[override]
+        """``[K, C, h, w]`` for the ``K`` boxes of all images, in image order.
+
+        Boxes keep (at least) float32 whatever the features' dtype or autocast state, so a
+        half-precision model reads the same box as a float32 one (``coordinate_dtype``).
+        """
+        if len(boxes) != len(image_shapes):
+            raise ValueError(f"RoIPooler got boxes for {len(boxes)} images but {len(image_shapes)} image shapes; "
+                             "pass one [Ki, 4] tensor and one (h, w) per image")
         features = [x[name] for name in self.featmap_names]
+        rois = as_roi_tensor(boxes, features[0].device)
+        rois = rois.to(coordinate_dtype(rois.dtype, features[0].dtype))
+        if not boxes:  # a batch without images: nothing to pool, and no image size to infer scales from
+            return self._pool(features[0], rois, 1.0)
         image_size = (max(s[0] for s in image_shapes), max(s[1] for s in image_shapes))
         scales = [infer_scale(f, image_size) for f in features]
-        rois = as_roi_tensor([b.to(features[0].dtype) for b in boxes])
         if len(features) == 1:
             return self._pool(features[0], rois, scales[0])
         min_level, max_level = round(-math.log2(scales[0])), round(-math.log2(scales[-1]))

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+
+from roi_ablation.roi import REGISTRY
 
 METHODS = ("pool", "warp", "align")
 AGGS = ("max", "avg")
 VARIANTS = [(m, a) for m in METHODS for a in AGGS]
 SCALES = (1.0, 1 / 16, 1 / 32)  # powers of two: box * scale is exact in float32
+
+NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+#: Every comparison with the loop reference or torchvision runs on each (CPU/CUDA pairs).
+DEVICES = ("cpu", pytest.param("cuda", marks=NEEDS_CUDA))
+
+
+def registered_variants() -> list[tuple[str, str]]:
+    """(method, agg) of every registered layer and every aggregation it supports."""
+    return [(name, agg) for name, spec in REGISTRY.items() for agg in spec.aggs]
 
 
 def features(shape=(2, 3, 5, 6), seed=0, dtype=torch.float32) -> torch.Tensor:

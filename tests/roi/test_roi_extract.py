@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from roi_cases import VARIANTS, features, make_rois
+from roi_cases import VARIANTS, features, make_rois, registered_variants
 
 from roi_ablation.roi import AGGREGATIONS, LAYOUTS, REGISTRY, SamplingPlan, build_plan, extract
+from roi_ablation.roi.extract import as_roi_tensor
 
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support:UserWarning")
 
@@ -56,12 +57,27 @@ def test_batch_index_selects_the_image(method, agg):
     assert not torch.allclose(on_second, extract(x, rois, method, agg, (2, 3), SCALE))
 
 
-@pytest.mark.parametrize("method,agg", VARIANTS)
-@pytest.mark.parametrize("empty", [torch.zeros(0, 5), [torch.zeros(0, 4)], [torch.zeros(0, 4), torch.zeros(0, 4)]],
-                         ids=["tensor", "list1", "list2"])
-def test_empty_roi_set(method, agg, empty):
-    y = extract(features(), empty, method, agg, (2, 3), SCALE, sampling_ratio=0)
+@pytest.mark.parametrize("method,agg", registered_variants())
+@pytest.mark.parametrize("images,empty", [(2, torch.zeros(0, 5)), (2, [torch.zeros(0, 4)]),
+                                          (2, [torch.zeros(0, 4), torch.zeros(0, 4)]), (0, []), (0, torch.zeros(0, 5))],
+                         ids=["tensor", "list1", "list2", "no-images-list", "no-images-tensor"])
+def test_empty_roi_set(method, agg, images, empty):
+    x = features(shape=(images, 3, 5, 6)).requires_grad_()
+    y = extract(x, empty, method, agg, (2, 3), SCALE, sampling_ratio=0)
     assert y.shape == (0, 3, 2, 3) and y.dtype == torch.float32
+    y.sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape and torch.count_nonzero(x.grad) == 0
+
+
+def test_an_empty_list_of_images_is_an_empty_roi_tensor():
+    assert as_roi_tensor([]).shape == (0, 5)
+    assert as_roi_tensor([], "meta").device.type == "meta"
+
+
+@pytest.mark.parametrize("rois", [make_rois(5, 6, SCALE).to("meta"), [torch.zeros(0, 4, device="meta")]],
+                         ids=["tensor", "list"])
+def test_rois_on_another_device_than_the_features(rois):
+    _raises(["meta", "cpu", "rois.to(features.device)"], rois=rois)
 
 
 @pytest.mark.parametrize("method,agg", VARIANTS)

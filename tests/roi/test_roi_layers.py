@@ -2,7 +2,8 @@
 
 Forward values and gradients, float32, tolerance 1e-5, over spatial scales, sampling
 ratios (fixed and adaptive), aligned or not, the three sample layouts, and boxes that
-leave the map, have zero size or round at exact halves.
+leave the map, have zero size or round at exact halves; on the CPU and, where there is
+one, on CUDA (the reference always runs on the CPU).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from roi_cases import AGGS, SCALES, features, make_rois
+from roi_cases import AGGS, DEVICES, SCALES, features, make_rois
 from roi_reference import reference_roi
 
 from roi_ablation.roi import extract
@@ -25,39 +26,43 @@ BILINEAR_CASES = list(itertools.product(("warp", "align"), AGGS, SCALES, (1, 2, 
                                         ("center", "interior", "corner")))
 
 
-def _compare(method, agg, scale, sampling_ratio=2, aligned=True, layout="center", seed=0, output=OUTPUT):
-    x = features(seed=seed).requires_grad_()
+def _compare(method, agg, scale, sampling_ratio=2, aligned=True, layout="center", seed=0, output=OUTPUT, device="cpu"):
+    x = features(seed=seed)
     rois = make_rois(x.shape[2], x.shape[3], scale, num_images=x.shape[0], seed=seed)
-    y = extract(x, rois, method=method, agg=agg, output_size=output, spatial_scale=scale,
+    on_device = x.to(device, copy=True).requires_grad_()
+    y = extract(on_device, rois.to(device), method=method, agg=agg, output_size=output, spatial_scale=scale,
                 sampling_ratio=sampling_ratio, aligned=aligned, layout=layout)
     grad_out = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed + 1))
-    y.backward(grad_out)
-    ref, ref_grad = reference_roi(x.detach().numpy(), rois.numpy(), method, agg, output, scale,
+    y.backward(grad_out.to(device))
+    ref, ref_grad = reference_roi(x.numpy(), rois.numpy(), method, agg, output, scale,
                                   sampling_ratio, aligned, layout, grad_output=grad_out.numpy())
-    assert y.shape == ref.shape and y.dtype == torch.float32
-    torch.testing.assert_close(y.detach().double(), torch.from_numpy(ref), **TOL)
-    torch.testing.assert_close(x.grad.double(), torch.from_numpy(ref_grad), **TOL)
+    assert y.shape == ref.shape and y.dtype == torch.float32 and y.device == on_device.device
+    torch.testing.assert_close(y.detach().cpu().double(), torch.from_numpy(ref), **TOL)
+    torch.testing.assert_close(on_device.grad.cpu().double(), torch.from_numpy(ref_grad), **TOL)
     # The comparison is not vacuous: most bins read something.
     assert np.count_nonzero(ref) > ref.size // 3
     assert np.count_nonzero(ref_grad) > 0
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("method,agg,scale,sampling_ratio,aligned,layout", BILINEAR_CASES)
-def test_bilinear_layers_match_reference(method, agg, scale, sampling_ratio, aligned, layout):
-    _compare(method, agg, scale, sampling_ratio, aligned, layout)
+def test_bilinear_layers_match_reference(method, agg, scale, sampling_ratio, aligned, layout, device):
+    _compare(method, agg, scale, sampling_ratio, aligned, layout, device=device)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("agg", AGGS)
 @pytest.mark.parametrize("scale", SCALES)
-def test_pool_matches_reference(agg, scale):
-    _compare("pool", agg, scale)
+def test_pool_matches_reference(agg, scale, device):
+    _compare("pool", agg, scale, device=device)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("method", ("pool", "warp", "align"))
 @pytest.mark.parametrize("agg", AGGS)
-def test_square_and_single_bin_outputs_match_reference(method, agg):
-    _compare(method, agg, 1 / 16, output=(3, 3), seed=3)
-    _compare(method, agg, 1 / 16, output=(1, 1), seed=4, sampling_ratio=0)
+def test_square_and_single_bin_outputs_match_reference(method, agg, device):
+    _compare(method, agg, 1 / 16, output=(3, 3), seed=3, device=device)
+    _compare(method, agg, 1 / 16, output=(1, 1), seed=4, sampling_ratio=0, device=device)
 
 
 @pytest.mark.parametrize("agg", AGGS)
@@ -69,7 +74,8 @@ def test_pool_ignores_sampling_arguments(agg):
         torch.testing.assert_close(extract(x, rois, "pool", agg, OUTPUT, 1 / 16, **kwargs), base, rtol=0, atol=0)
 
 
-def test_align_max_is_max_of_bilinear_samples():
+@pytest.mark.parametrize("device", DEVICES)
+def test_align_max_is_max_of_bilinear_samples(device):
     """mmcv's meaning of RoIAlign-max: interpolate every sample, then take the max.
 
     One hot cell at (2, 2); the bin's 2x2 samples sit at 1.75 and 2.75 on each axis, so
@@ -77,10 +83,10 @@ def test_align_max_is_max_of_bilinear_samples():
     the 1 that a max over the touched cells would give; the mean is 0.25. The gradient
     of the max goes to the first sample's four neighbours only.
     """
-    x = torch.zeros(1, 1, 5, 5, dtype=torch.float64)
+    x = torch.zeros(1, 1, 5, 5, dtype=torch.float64, device=device)
     x[0, 0, 2, 2] = 1.0
     x.requires_grad_()
-    rois = torch.tensor([[0, 1.25, 1.25, 3.25, 3.25]], dtype=torch.float64)
+    rois = torch.tensor([[0, 1.25, 1.25, 3.25, 3.25]], dtype=torch.float64, device=device)
     kw = dict(output_size=1, spatial_scale=1.0, sampling_ratio=2, aligned=False, layout="center")
     y_max = extract(x, rois, "align", "max", **kw)
     y_avg = extract(x, rois, "align", "avg", **kw)
@@ -89,8 +95,8 @@ def test_align_max_is_max_of_bilinear_samples():
     y_max.sum().backward()
     expected = torch.zeros(5, 5, dtype=torch.float64)
     expected[1:3, 1:3] = torch.tensor([[0.0625, 0.1875], [0.1875, 0.5625]], dtype=torch.float64)
-    torch.testing.assert_close(x.grad[0, 0], expected, rtol=0, atol=1e-12)
-    ref, _ = reference_roi(x.detach().numpy(), rois.numpy(), "align", "max", (1, 1), 1.0, 2, False, "center")
+    torch.testing.assert_close(x.grad[0, 0].cpu(), expected, rtol=0, atol=1e-12)
+    ref, _ = reference_roi(x.detach().cpu().numpy(), rois.cpu().numpy(), "align", "max", (1, 1), 1.0, 2, False, "center")
     assert ref.item() == pytest.approx(0.5625, abs=1e-12)
 
 
