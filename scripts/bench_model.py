@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torchvision.ops import MultiScaleRoIAlign
 
+from roi_ablation.config import compose_config, resolve
 from roi_ablation.models import build_model
-from roi_ablation.train import compose_config
 
 
 def stock_copy(model: nn.Module) -> nn.Module:
@@ -67,10 +67,10 @@ def step_seconds(model: nn.Module, batch: list[torch.Tensor], targets: list[dict
 
 def bench(preset: str, size: int, images: int, repeats: int, device: torch.device) -> tuple[float, float]:
     """Median step seconds of (ours, stock), interleaved after one warm-up step each."""
-    cfg = compose_config([f"model={preset}", "roi=align_avg", f"model.detector.min_size={size}",
-                          f"model.detector.max_size={size}"])
+    settings = resolve(compose_config([f"model={preset}", "roi=align_avg", f"model.detector.min_size={size}",
+                                       f"model.detector.max_size={size}"]))
     torch.manual_seed(0)
-    ours = build_model(cfg, num_classes=5).to(device).train()
+    ours = build_model(settings.model, settings.roi, num_classes=5).to(device).train()
     stock = stock_copy(ours).train()
     batch, targets = synthetic_batch(images, size, device)
     times: dict[str, list[float]] = {"ours": [], "stock": []}

@@ -11,9 +11,9 @@ import argparse
 import json
 
 from roi_ablation.engine.bench import benchmark
-from roi_ablation.engine.config import TrainConfig
+from roi_ablation.config import compose_config, resolve
 from roi_ablation.engine.distributed import resolve_device
-from roi_ablation.train import build_components, compose_config
+from roi_ablation.train import build_components
 
 
 def main() -> None:
@@ -23,11 +23,9 @@ def main() -> None:
     parser.add_argument("--eval-images", type=int, default=16, help="validation images to time inference on")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. roi=pool_max model=small_c5")
     args = parser.parse_args()
-    cfg = compose_config(["device=cpu", *args.overrides])
-    result = benchmark(
-        TrainConfig.of(cfg.train), build_components(cfg), resolve_device(str(cfg.device)), int(cfg.seed),
-        args.iters, args.warmup, args.eval_images,
-    )
+    cfg = resolve(compose_config(["device=cpu", *args.overrides]))
+    result = benchmark(cfg.train, build_components(cfg), resolve_device(cfg.device), cfg.seed,
+                       args.iters, args.warmup, args.eval_images)
     overrides = {"roi": f"{cfg.roi.method}_{cfg.roi.agg}", "model": cfg.model.name, "data": cfg.data.name}
     print(json.dumps({**overrides, **result}))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from roi_ablation.train import compose_config
+from roi_ablation.config import compose_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
