@@ -5,7 +5,7 @@ first bin of a 3x3 RoIAlign at 1/3 and 2/3 ("interior" layout). Its picture puts
 ``i`` at ``[i, i+1)`` with the centre at ``i + 0.5``; index space (torchvision's, the
 package's) is the picture minus 0.5. (The seed also prints the first point once as
 "(9.44, 6.50)" and labels the top-right sample "second": typos; the numbers below are
-the geometry DESIGN.md fixes.)
+the geometry docs/design.md fixes.) The seed's numbers are checked on the plan itself.
 """
 
 from __future__ import annotations
@@ -14,14 +14,7 @@ import pytest
 import torch
 
 from roi_ablation.roi import build_plan
-from roi_ablation.roi.geometry import (
-    RoIGeometry,
-    bilinear_neighbours,
-    bin_sample_positions,
-    map_rois,
-    roi_sample_geometry,
-    round_half_away_from_zero,
-)
+from roi_ablation.roi.geometry import bilinear_neighbours, bin_sample_positions, map_rois, round_half_away_from_zero
 
 SEED_BOX = (296.0, 192.0, 496.0, 336.96)
 SEED = dict(spatial_scale=1 / 32, output_size=3, sampling_ratio=2, aligned=True, layout="interior")
@@ -32,26 +25,25 @@ PICTURE = 0.5  # picture coordinate = index-space coordinate + 0.5
 
 
 @pytest.fixture(scope="module")
-def seed_geometry() -> RoIGeometry:
-    return roi_sample_geometry(SEED_BOX, feature_size=(16, 16), **SEED)
+def seed_plan():
+    """The plan ``extract`` uses for the seed's box on its 16x16 map, in float64."""
+    rois = torch.tensor([[0.0, *SEED_BOX]], dtype=torch.float64)
+    return build_plan((1, 1, 16, 16), rois, method="align", dtype=torch.float64, **SEED)
 
 
-def test_seed_mapped_roi(seed_geometry):
-    g = seed_geometry
+def test_seed_mapped_roi():
+    m = map_rois(torch.tensor([[0.0, *SEED_BOX]], dtype=torch.float64), (3, 3), 1 / 32, 2, True)
     # "(9.25, 6) - top left corner; 6.25 - width; 4.53 - height" (picture coordinates)
-    assert g.start[0] + PICTURE == pytest.approx(9.25, abs=1e-9)
-    assert g.start[1] + PICTURE == pytest.approx(6.0, abs=1e-9)
-    assert g.start == pytest.approx((8.75, 5.5), abs=1e-9)
-    assert g.size == pytest.approx((6.25, 4.53), abs=1e-6)
+    assert (m.x0.item() + PICTURE, m.y0.item() + PICTURE) == pytest.approx((9.25, 6.0), abs=1e-9)
+    assert (m.width.item(), m.height.item()) == pytest.approx((6.25, 4.53), abs=1e-6)
     # "a box with a height of 1.51 and a width of 2.08"
-    assert g.bin_size == pytest.approx((6.25 / 3, 4.53 / 3), abs=1e-6)
-    assert round(g.bin_size[0], 2) == 2.08 and round(g.bin_size[1], 2) == 1.51
-    assert g.grid == (2, 2) and g.output_size == (3, 3) and g.feature_size == (16, 16)
-    assert g.points.shape == (9, 4, 2) and g.neighbours.shape == (9, 4, 4, 2) and g.weights.shape == (9, 4, 4)
+    assert round(m.bin_w.item(), 2) == 2.08 and round(m.bin_h.item(), 2) == 1.51
+    assert (m.grid_h.item(), m.grid_w.item()) == (2, 2)
 
 
-def test_seed_first_bin_samples(seed_geometry):
-    pts = seed_geometry.points[0] + PICTURE  # samples in row-major order: (x0,y0) (x1,y0) (x0,y1) (x1,y1)
+def test_seed_first_bin_samples(seed_plan):
+    assert seed_plan.points.shape == (9, 4, 2) and seed_plan.valid.all()
+    pts = seed_plan.points[0] + PICTURE  # samples in row-major order: (x0,y0) (x1,y0) (x0,y1) (x1,y1)
     # "X = X_box + width/3 = 9.94, Y = Y_box + height/3 = 6.50"; the second: "(9.94, 7.01)"
     assert pts[0].tolist() == pytest.approx([9.94, 6.50], abs=5e-3)
     assert pts[2].tolist() == pytest.approx([9.94, 7.01], abs=5e-3)
@@ -62,61 +54,22 @@ def test_seed_first_bin_samples(seed_geometry):
     assert pts[3].tolist() == pytest.approx([9.25 + 2 * 6.25 / 9, 6 + 2 * 4.53 / 9], abs=1e-6)
 
 
-def test_seed_bilinear_neighbours(seed_geometry):
+def test_seed_bilinear_neighbours(seed_plan):
     """The first point reads the cells centred at (9.5, 6.5) (10.5, 6.5) (9.5, 7.5) (10.5, 7.5)."""
-    centres = seed_geometry.neighbours[0].double() + PICTURE  # [4 samples, 4 taps, (x, y)]
+    cells = seed_plan.cells[0]  # [4 samples, 4 taps] flat indices y * 16 + x
+    centres = torch.stack([cells % 16, cells // 16], dim=-1).double() + PICTURE
     left = [[9.5, 6.5], [10.5, 6.5], [9.5, 7.5], [10.5, 7.5]]
     right = [[10.5, 6.5], [11.5, 6.5], [10.5, 7.5], [11.5, 7.5]]  # the seed's "(10.50, 6.50) ... (11.50, 7.50)"
     assert centres[0].tolist() == left and centres[2].tolist() == left
     assert centres[1].tolist() == right and centres[3].tolist() == right
     # Bilinear weights of the first point from its distances to those centres.
-    x, y = seed_geometry.points[0, 0].tolist()
+    x, y = seed_plan.points[0, 0].tolist()
     fx, fy = x - 9, y - 6
     expected = [(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx]
-    assert seed_geometry.weights[0, 0].tolist() == pytest.approx(expected, abs=1e-12)
-    torch.testing.assert_close(seed_geometry.weights.sum(-1), torch.ones(9, 4, dtype=torch.float64))
-
-
-def test_seed_plan_points_are_the_seed_numbers_minus_half(seed_geometry):
-    rois = torch.tensor([[0.0, *SEED_BOX]])
-    plan = build_plan((1, 8, 16, 16), rois, method="align", **SEED)
-    assert plan.points.shape == (9, 4, 2)
-    first = plan.points[0].double()
-    assert first[0].tolist() == pytest.approx([9.94 - 0.5, 6.50 - 0.5], abs=5e-3)
-    assert first[2].tolist() == pytest.approx([9.94 - 0.5, 7.01 - 0.5], abs=5e-3)
-    # The plan and the drawing function agree on every sample, cell and weight.
-    torch.testing.assert_close(plan.points.double(), seed_geometry.points, rtol=0, atol=1e-5)
-    cells = seed_geometry.neighbours[..., 1] * 16 + seed_geometry.neighbours[..., 0]
-    assert torch.equal(plan.cells, cells)
-    torch.testing.assert_close(plan.weights.double(), seed_geometry.weights, rtol=0, atol=1e-5)
-
-
-def test_seed_default_feature_size_holds_the_box():
-    g = roi_sample_geometry(SEED_BOX, **SEED)
-    assert g.feature_size[0] >= 11 and g.feature_size[1] >= 16
-    explicit = roi_sample_geometry(SEED_BOX, feature_size=(16, 16), **SEED)
-    torch.testing.assert_close(g.points, explicit.points, rtol=0, atol=0)
-    assert torch.equal(g.neighbours, explicit.neighbours)
-    torch.testing.assert_close(g.weights, explicit.weights, rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("method", ["align", "warp"])
-@pytest.mark.parametrize("sampling_ratio,aligned,layout", [(2, True, "center"), (0, False, "corner"), (1, True, "interior")])
-def test_roi_sample_geometry_matches_build_plan(method, sampling_ratio, aligned, layout):
-    box = (-13.0, 40.5, 150.25, 210.0)
-    kw = dict(spatial_scale=1 / 16, output_size=(2, 3), sampling_ratio=sampling_ratio, aligned=aligned, layout=layout)
-    g = roi_sample_geometry(box, feature_size=(12, 8), quantize=method == "warp", **kw)
-    plan = build_plan((1, 1, 12, 8), torch.tensor([[0.0, *box]], dtype=torch.float64), method=method,
-                      dtype=torch.float64, **kw)
-    assert plan.valid.all()
-    torch.testing.assert_close(plan.points, g.points, rtol=0, atol=1e-12)
-    assert torch.equal(plan.cells, g.neighbours[..., 1] * 8 + g.neighbours[..., 0])
-    torch.testing.assert_close(plan.weights, g.weights, rtol=0, atol=1e-12)
-
-
-def test_roi_sample_geometry_rejects_unknown_layout():
-    with pytest.raises(ValueError, match="center.*interior.*corner"):
-        roi_sample_geometry(SEED_BOX, 1 / 32, 3, 2, True, "middle")
+    assert seed_plan.weights[0, 0].tolist() == pytest.approx(expected, abs=1e-12)
+    # the seed's third point, (9.94, 7.01): weights 0.27 / 0.22 / 0.28 / 0.23
+    assert [round(w, 2) for w in seed_plan.weights[0, 2].tolist()] == [0.27, 0.22, 0.28, 0.23]
+    torch.testing.assert_close(seed_plan.weights.sum(-1), torch.ones(9, 4, dtype=torch.float64))
 
 
 # ------------------------------------------------------------------ building blocks
