@@ -14,6 +14,7 @@ Hydra (one run directory, one log); it hands each job's config to the other rank
 """
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,24 @@ def _follow() -> None:
         _run_job(job)
 
 
+def _unwritable_output(argv: list[str]) -> str | None:
+    """Why the run (or sweep) directory cannot be created, before Hydra tries and fails with a traceback."""
+    multirun = "-m" in argv or "--multirun" in argv
+    key = "hydra.sweep.dir=" if multirun else "hydra.run.dir="
+    target = next((Path(a[len(key):]) for a in argv if a.startswith(key)), Path("outputs"))
+    existing = next(p for p in (target, *target.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        return f"cannot create {target}: {existing} is a file, not a directory; choose another with {key}DIR"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot create {target}: {existing} is not writable; choose another with {key}DIR"
+    return None
+
+
 def main() -> None:
     """Console entry point; exit code 1 if any job failed, was refused or interrupted."""
+    if problem := _unwritable_output(sys.argv[1:]):
+        print(f"roi-ablation-train: error: {problem}", file=sys.stderr)
+        sys.exit(2)
     distributed.join_process_group()
     try:
         if distributed.process_rank() == 0:

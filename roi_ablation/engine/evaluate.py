@@ -3,7 +3,8 @@
 Results use the data set's ORIGINAL category ids (`label_to_category`), boxes as
 [x, y, w, h], masks thresholded at 0.5 and RLE-encoded, exactly as COCO expects. AP
 values are percentages; an area range with no ground truth reads None (pycocotools
-says -1), and a model with no detections scores 0, not an error.
+says -1), and a model with no detections scores 0, not an error. pycocotools' printed
+summary goes to the log file only; the console gets the progress and one AP line.
 """
 
 import contextlib
@@ -12,7 +13,7 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -23,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from roi_ablation.engine.distributed import DistContext, gather_to_main
+from roi_ablation.engine.progress import EvalProgress, log_to_files
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +35,20 @@ MASK_THRESHOLD = 0.5
 Prediction = dict[str, torch.Tensor]
 
 
+class Sample(NamedTuple):
+    """One validation image as the dashboard draws it: input, model output, ground truth (on the CPU)."""
+
+    image: torch.Tensor
+    prediction: Prediction
+    target: dict[str, torch.Tensor]
+
+
 @dataclass
 class Predictions:
-    """COCO-format results of one rank (or all ranks, once merged), plus a few raw samples to draw."""
+    """COCO-format results of one rank (or all ranks, once merged), plus a few samples to draw."""
 
     results: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in IOU_TYPES})
-    samples: list[tuple[torch.Tensor, Prediction]] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
 
     def extend(self, other: "Predictions") -> None:
         for iou_type in IOU_TYPES:
@@ -77,11 +87,19 @@ def to_coco_results(output: Prediction, image_id: int, label_to_category: Sequen
     return {"bbox": bbox, "segm": segm}
 
 
+_DRAWN_TARGET_KEYS = ("boxes", "labels", "masks")
+
+
 @torch.no_grad()
 def predict(
-    model: nn.Module, loader: DataLoader, label_to_category: Sequence[int], device: torch.device, keep: int = 0
+    model: nn.Module,
+    loader: DataLoader,
+    label_to_category: Sequence[int],
+    device: torch.device,
+    keep: int = 0,
+    progress: EvalProgress | None = None,
 ) -> Predictions:
-    """Run `model` over `loader`; keep the first `keep` (image, output) pairs for visualisation."""
+    """Run `model` over `loader`; keep the first `keep` samples for visualisation."""
     was_training = model.training
     model.eval()
     out = Predictions()
@@ -93,7 +111,10 @@ def predict(
                 for iou_type, entries in to_coco_results(output, int(target["image_id"]), label_to_category).items():
                     out.results[iou_type].extend(entries)
                 if len(out.samples) < keep:
-                    out.samples.append((image.cpu(), output))
+                    drawn = {k: target[k].cpu() for k in _DRAWN_TARGET_KEYS if k in target}
+                    out.samples.append(Sample(image.cpu(), output, drawn))
+            if progress is not None:
+                progress.advance(len(images))
     finally:
         model.train(was_training)
     return out
@@ -122,7 +143,7 @@ def coco_metrics(
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()
-    logger.info("COCO %s evaluation:\n%s", iou_type, summary.getvalue().rstrip())
+    log_to_files(logger, "COCO %s evaluation:\n%s", iou_type, summary.getvalue().rstrip())
     return {name: (float(v) * 100.0 if v >= 0 else None) for name, v in zip(METRIC_NAMES, coco_eval.stats[: len(METRIC_NAMES)])}
 
 
@@ -133,8 +154,15 @@ def evaluate(
     ctx: DistContext,
     keep: int = 0,
 ) -> Evaluation | None:
-    """Every rank predicts its shard; rank 0 merges them and scores. Returns None on other ranks."""
-    mine = predict(model, loader, dataset.label_to_category, ctx.device, keep=keep if ctx.is_main else 0)
+    """Every rank predicts its shard; rank 0 merges them and scores. Returns None on other ranks.
+
+    Rank 0 reports its own shard's progress (the shards are of equal size).
+    """
+    progress = EvalProgress(len(dataset), len(loader.dataset), enabled=ctx.is_main)  # type: ignore[arg-type]
+    try:
+        mine = predict(model, loader, dataset.label_to_category, ctx.device, keep if ctx.is_main else 0, progress)
+    finally:
+        progress.close()
     gathered = gather_to_main(ctx, mine)
     if gathered is None:
         return None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from roi_ablation.explain.coverage import coverage
 from roi_ablation.explain.figures import build_figures, save_figures
-from roi_ablation.explain.setting import SEED_EXAMPLE, Setting
-from roi_ablation.explain.text import render_report
+from roi_ablation.explain.setting import INWARD_BOX, SEED_EXAMPLE, Setting
+from roi_ablation.explain.text import render_coverage, render_report
 from roi_ablation.roi import LAYOUTS, REGISTRY
 
 
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Explain how RoI layers read one box: the mapped RoI, its bins and sample points, the "
         "cells each method reads, and the cells it loses (covered by the box, never read) or gains (read, "
         "outside the box). Prints a text report and writes PNG figures. Defaults: the seed's worked example. "
+        "Without --box, the comparison adds a second box whose rounding moves an edge inward "
+        f"({' '.join(f'{v:g}' for v in INWARD_BOX)}), so lost and gained cells both show. "
         "Sampling ratio, layout and --aligned apply to every bilinear method (warp, align) alike; pool "
         "ignores them (it rounds the box to cells).",
     )
@@ -34,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=_positive_int, nargs=2, metavar=("W", "H"), default=list(seed.image_size),
                         help="image width and height in pixels (default: %(default)s)")
     parser.add_argument("--stride", type=_positive_int, default=seed.stride, help="feature stride (default: %(default)s)")
-    parser.add_argument("--box", type=float, nargs=4, metavar=("X1", "Y1", "X2", "Y2"), default=list(seed.box),
-                        help="the RoI in image pixels (default: %(default)s)")
+    parser.add_argument("--box", type=float, nargs=4, metavar=("X1", "Y1", "X2", "Y2"),
+                        help=f"the RoI in image pixels (default: the seed's {' '.join(f'{v:g}' for v in seed.box)})")
     parser.add_argument("--output-size", type=_positive_int, nargs="+", metavar="N",
                         default=list(seed.output_size), help="bins: H W, or one N for N x N (default: %(default)s)")
     parser.add_argument("--sampling-ratio", type=int, default=seed.sampling_ratio,
@@ -51,20 +54,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setting(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Setting:
-    """The validated setting; an invalid one exits through ``parser.error`` (status 2)."""
-    x1, y1, x2, y2 = args.box
-    width, height = args.image_size
+def _box_problem(box: list[float], image_size: list[int]) -> str | None:
+    """Why ``box`` cannot be explained on the image, or None."""
+    x1, y1, x2, y2 = box
+    width, height = image_size
     if x2 <= x1 or y2 <= y1:
-        parser.error(f"--box needs x2 > x1 and y2 > y1; got {args.box}")
+        return f"--box needs x2 > x1 and y2 > y1; got {box}"
     if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-        parser.error(f"--box {args.box} does not overlap the {width}x{height} image")
+        return f"--box {box} does not overlap the {width}x{height} image"
+    return None
+
+
+def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Setting]:
+    """The validated settings, one per box: the given box, or the seed's and INWARD_BOX.
+
+    An invalid one exits through ``parser.error`` (status 2).
+    """
+    boxes = [args.box] if args.box else [list(SEED_EXAMPLE.box), list(INWARD_BOX)]
+    if problem := _box_problem(boxes[0], args.image_size):
+        parser.error(problem)
     size = args.output_size
     if len(size) > 2:
         parser.error(f"--output-size takes H W or one N; got {size}")
     oh, ow = size if len(size) == 2 else size * 2
-    return Setting(tuple(args.image_size), args.stride, tuple(args.box), (oh, ow), args.sampling_ratio,
-                   args.aligned, args.layout, tuple(dict.fromkeys(args.methods)))
+    setting = Setting(tuple(args.image_size), args.stride, tuple(boxes[0]), (oh, ow), args.sampling_ratio,
+                      args.aligned, args.layout, tuple(dict.fromkeys(args.methods)))
+    return [setting] + [replace(setting, box=tuple(box)) for box in boxes[1:] if not _box_problem(box, args.image_size)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,13 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-        setting = _setting(parser, args)
+        settings = _settings(parser, args)
     except SystemExit as exc:  # --help or a usage error: argparse has printed why
         return exc.code if isinstance(exc.code, int) else 2
-    coverages = [coverage(setting, method) for method in setting.methods]
-    report = render_report(setting, coverages)
+    rows = [(setting, [coverage(setting, method) for method in setting.methods]) for setting in settings]
+    report = "\n\n".join([render_report(*rows[0]), *(render_coverage(*row) for row in rows[1:])])
     print(report)
-    figures = build_figures(setting, coverages)
+    figures = build_figures(rows)
     written = save_figures(figures, args.out)
     if args.tensorboard is not None:
         from roi_ablation.explain.board import write_tensorboard  # TensorBoard only when asked

@@ -72,3 +72,7 @@ SEED_EXAMPLE = Setting(
     layout="interior",
     methods=("pool", "warp", "align"),
 )
+
+#: The second default box: at the seed's stride, rounding moves its left edge inward, so
+#: RoIPool and RoIWarp lose a column (blue) that RoIAlign reads, and both gain cells too.
+INWARD_BOX = (310.0, 200.0, 470.0, 330.0)

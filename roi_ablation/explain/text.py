@@ -59,6 +59,14 @@ def _first_bin_lines(cov: Coverage) -> list[str]:
     return lines
 
 
+COVERAGE_NOTES = [
+    "lost: overlapped cells that no sample reads (share of the overlapped cells);",
+    "gained: cells outside the box that are read (relative to the overlapped cells);",
+    "misplaced weight: share of the box's area that the mean of all bins does not weight where the box is",
+    "(0 = the exact area average of a map that is constant per cell).",
+]
+
+
 def _coverage_lines(coverages: list[Coverage]) -> list[str]:
     overlapped = coverages[0].overlapped
     ys, xs = overlapped.nonzero(as_tuple=True)
@@ -71,12 +79,7 @@ def _coverage_lines(coverages: list[Coverage]) -> list[str]:
         lost = f"{int(cov.lost.sum())} ({cov.lost_share():.1%})"
         gained = f"{int(cov.gained.sum())} ({cov.gained_share():.1%})"
         lines.append(f"{cov.method:<10}{int(cov.read.sum()):>11}  {lost:<12}{gained:<12}{cov.misplaced:>16.1%}")
-    return lines + [
-        "lost: overlapped cells that no sample reads (share of the overlapped cells);",
-        "gained: cells outside the box that are read (relative to the overlapped cells);",
-        "misplaced weight: share of the box's area that the mean of all bins does not weight where the box is",
-        "(0 = the exact area average of a map that is constant per cell).",
-    ]
+    return lines
 
 
 def render_report(setting: Setting, coverages: list[Coverage]) -> str:
@@ -84,5 +87,12 @@ def render_report(setting: Setting, coverages: list[Coverage]) -> str:
     lines = [*_setting_lines(setting), "", *_geometry_lines(setting)]
     for cov in coverages:
         lines += ["", *_first_bin_lines(cov)]
-    lines += ["", *_coverage_lines(coverages)]
+    lines += ["", *_coverage_lines(coverages), *COVERAGE_NOTES]
     return "\n".join(lines)
+
+
+def render_coverage(setting: Setting, coverages: list[Coverage]) -> str:
+    """Lost and gained cells of another box under the same settings (the comparison's next row)."""
+    x1, y1, x2, y2 = setting.box
+    return "\n".join([f"Box ({', '.join(map(_num, setting.box))}) px: {_num(x2 - x1)} x {_num(y2 - y1)} px (w x h)",
+                      *_coverage_lines(coverages)])

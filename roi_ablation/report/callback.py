@@ -16,7 +16,6 @@ from omegaconf import DictConfig
 
 from roi_ablation.report.__main__ import print_summary
 from roi_ablation.report.collect import ReportError
-from roi_ablation.report.dashboard import write_hparams_experiment
 from roi_ablation.report.write import write_report
 
 
@@ -32,7 +31,6 @@ class TablesCallback(Callback):
         except (ReportError, OSError) as exc:
             print(f"roi-ablation-tables: error: {exc}")
             raise SystemExit(1) from None
-        write_hparams_experiment(sweep_dir)
         print_summary(report)
         tables = ", ".join(str(p) for p in sorted(out.glob("table*.md")))
         print(f"\nTables: {tables} (CSV, claims and figures beside them)"

@@ -77,3 +77,28 @@ def test_evaluate_end_to_end_with_samples(cpu) -> None:
     assert result.metrics["bbox"]["AP"] == pytest.approx(100.0)
     assert len(result.predictions.samples) == 2
     assert np.isclose(len(result.predictions.results["bbox"]), sum(len(dataset[i][1]["labels"]) for i in range(5)))
+
+
+def test_samples_carry_the_ground_truth_and_the_summary_stays_in_the_log_file(cpu, tmp_path, caplog) -> None:
+    import logging
+
+    dataset = standins.Rectangles(1, 3, train=False)
+    loader = eval_loader(dataset, standins.collate, cpu, batch_size=2, num_workers=0)
+    file = tmp_path / "job.log"
+    handler = logging.FileHandler(file)
+    logging.getLogger().addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO):
+            result = evaluate(_Oracle(dataset), dataset, loader, cpu, keep=1)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert result is not None
+    (sample,) = result.predictions.samples
+    _, target = dataset[0]
+    assert torch.equal(sample.target["boxes"], target["boxes"]) and torch.equal(sample.target["masks"], target["masks"])
+    console = [r.getMessage() for r in caplog.records]
+    assert console[0] == "evaluating 3 images" and not any("Average Precision" in line for line in console)
+    logged = file.read_text()
+    assert logged.count("COCO bbox evaluation:") == logged.count("COCO segm evaluation:") == 1
+    assert "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all" in logged

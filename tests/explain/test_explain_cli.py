@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from roi_ablation.explain.__main__ import main
+from roi_ablation.roi import REGISTRY
 
 FIGURES = ("roi_pool.png", "roi_warp.png", "roi_align.png", "comparison.png")
 
@@ -29,6 +30,13 @@ def test_default_run_prints_report_and_writes_non_trivial_pngs(tmp_path: Path, c
         assert path.stat().st_size > 20_000
         assert min(Image.open(path).size) > 400
         assert len(colours(path)) > 50  # not one colour: cells, lines, text
+
+
+def test_default_comparison_shows_lost_and_gained_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--out", str(tmp_path)]) == 0  # the seed's box, then one whose rounding moves an edge inward
+    drawn = colours(tmp_path / "comparison.png")
+    assert 0x3B7DD8 in drawn and 0x4CAF50 in drawn
+    assert "Box (310, 200, 470, 330) px" in capsys.readouterr().out
 
 
 def test_lost_and_gained_colours_are_drawn(tmp_path: Path) -> None:
@@ -54,7 +62,7 @@ def test_tensorboard_gets_every_figure(tmp_path: Path) -> None:
     [
         (["--box", "10", "10", "5", "20"], "x2 > x1"),
         (["--box", "600", "10", "700", "20"], "does not overlap"),
-        (["--methods", "align", "bogus"], "'align', 'pool', 'warp'"),
+        (["--methods", "align", "bogus"], ", ".join(repr(name) for name in sorted(REGISTRY))),
         (["--layout", "edge"], "'center', 'interior', 'corner'"),
         (["--stride", "0"], "positive"),
         (["--output-size", "7", "7", "7"], "H W or one N"),
