@@ -1,4 +1,4 @@
-"""A slow, loop-based RoI layer written from the rules in DESIGN.md, to check the package.
+"""A slow, loop-based RoI layer written from the rules in docs/design.md, to check the package.
 
 Deliberately independent of ``roi_ablation``: plain Python loops over RoIs, bins and
 samples (numpy only for the channel vector of one sample). Box geometry is computed in
@@ -19,7 +19,7 @@ import numpy as np
 
 F32 = np.float32
 
-# Sample i of n along a bin side sits at (i + a) / (n + b) of the bin (DESIGN.md).
+# Sample i of n along a bin side sits at (i + a) / (n + b) of the bin (docs/design.md).
 LAYOUT_RULES = {"center": (0.5, 0), "interior": (1.0, 1), "corner": (0.0, 0)}
 
 
@@ -116,7 +116,7 @@ def reference_roi(
     layout: str = "center",
     grad_output: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Pool ``features [N, C, H, W]`` for ``rois [K, 5]`` by the DESIGN.md rules.
+    """Pool ``features [N, C, H, W]`` for ``rois [K, 5]`` by the docs/design.md rules.
 
     Returns ``(output [K, C, oh, ow], grad_features or None)``.
     """

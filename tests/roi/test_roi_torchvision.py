@@ -1,4 +1,4 @@
-"""The contract equalities with torchvision's kernels (DESIGN.md): float32, tolerance 1e-5.
+"""The contract equalities with torchvision's kernels (docs/design.md): float32, tolerance 1e-5.
 
 - ``align`` + ``avg`` + ``layout="center"`` == ``torchvision.ops.roi_align`` (every
   ``aligned`` / ``sampling_ratio`` combination), forward and backward;
