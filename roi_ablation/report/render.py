@@ -18,7 +18,7 @@ def write_csv(table: Table, path: Path) -> Path:
         writer = csv.DictWriter(f, fieldnames=table.columns)
         writer.writeheader()
         for record in table.records():
-            writer.writerow({k: _csv_cell(v) for k, v in record.items()})
+            writer.writerow({k: csv_cell(v) for k, v in record.items()})
     return path
 
 
@@ -102,7 +102,7 @@ def display_path(path: Path) -> str:
         return os.fspath(resolved)
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     if value is None:
         return ""
     return round(value, 3) if isinstance(value, float) else value

@@ -23,6 +23,7 @@ from roi_ablation.report.paper import (
     preset_settings,
     variant_key,
 )
+from roi_ablation.report.stats import paired_gain
 from roi_ablation.roi import REGISTRY, RoISettings
 
 
@@ -43,6 +44,7 @@ class Row:
     paper: PaperRow | None
     runs: list[Run] = field(default_factory=list)
     gain: dict[str, float] = field(default_factory=dict)
+    gain_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     paper_gain: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -102,7 +104,9 @@ class Table:
             *metrics,
             "n_seeds",
             *(f"{m}_std" for m in metrics),
-            *(f"{p}_{m}" for p in ("paper", "delta", "gain", "paper_gain") for m in metrics),
+            *(f"{p}_{m}" for p in ("paper", "delta", "gain") for m in metrics),
+            *(f"gain_{m}_{end}" for m in metrics for end in ("low", "high")),
+            *(f"paper_gain_{m}" for m in metrics),
             *self.layout.info_metrics,
             "status",
             "n_failed",
@@ -137,6 +141,7 @@ class Table:
             cells[f"paper_{m}"] = paper.get(m)
             cells[f"delta_{m}"] = _diff(mean.get(m), paper.get(m))
             cells[f"gain_{m}"] = row.gain.get(m)
+            cells[f"gain_{m}_low"], cells[f"gain_{m}_high"] = row.gain_ci.get(m, (None, None))
             cells[f"paper_gain_{m}"] = row.paper_gain.get(m)
         return {column: cells[column] for column in self.columns}
 
@@ -180,15 +185,17 @@ def _build(key: TableKey, runs: list[Run], stem: str) -> Table:
 
 
 def _fill_gains(rows: list[Row], layout: Layout) -> None:
-    """Gains over RoIPool (max): ours over our baseline row, the paper's over its own."""
+    """Gains over RoIPool (max): ours paired by seed (mean of the per-seed differences, 95% t
+    interval when there are two or more seeds), the paper's over its own baseline row."""
     base = next((r for r in rows if is_gain_base(r.roi)), None)
-    base_mean = base.mean if base else {}
     base_paper = base.paper.values if base and base.paper else {}
     for row in rows:
-        mean, paper = row.mean, row.paper.values if row.paper else {}
+        paper = row.paper.values if row.paper else {}
         for m in layout.metrics:
-            if (gain := _diff(mean.get(m), base_mean.get(m))) is not None:
-                row.gain[m] = gain
+            if base is not None and (gain := paired_gain(row, base, m)).mean is not None:
+                row.gain[m] = gain.mean
+                if gain.low is not None and gain.high is not None:
+                    row.gain_ci[m] = (gain.low, gain.high)
             if (paper_gain := _diff(paper.get(m), base_paper.get(m))) is not None:
                 row.paper_gain[m] = paper_gain
 

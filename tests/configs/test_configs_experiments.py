@@ -27,7 +27,7 @@ def test_the_experiments_of_the_design_exist() -> None:
     [
         ("table2c", "r50_c4", "coco", {"pool_max", "warp_max", "warp_avg", "align_max", "align_avg", "align_avg_aligned", "pool_avg"}, 3),
         ("table2d", "r50_c5", "coco", {"pool_max", "align_avg", "align_avg_aligned"}, 3),
-        ("shapes_table2c", "small_c4", "shapes", {"pool_max", "warp_max", "warp_avg", "align_max", "align_avg", "align_avg_aligned"}, 3),
+        ("shapes_table2c", "small_c4", "shapes", {"pool_max", "warp_max", "warp_avg", "align_max", "align_avg", "align_avg_aligned", "prpool_avg"}, 3),
         ("shapes_table2d", "small_c5", "shapes", {"pool_max", "align_avg", "align_avg_aligned"}, 3),
         ("demo", "small_c4", "shapes", {"pool_max", "align_avg"}, 0),
     ],

@@ -1,0 +1,233 @@
+"""The paper's four claims about RoI layers as data: effect, 95% interval, paper value, verdict.
+
+Each claim is a set of comparisons between rows of Tables 2c / 2d (a gain of one layer
+over another, paired by seed, or for claim 4 the growth of a gain from stride 16 to 32).
+The verdict is computed from the interval by the rule in docs/claims.md, fixed before
+the sweep: `MARGIN` and the three rules below are that document's, in code.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from roi_ablation.report.paper import TABLE_2C, TABLE_2D, Layout
+from roi_ablation.report.render import csv_cell  # the tables' CSV number format (one place)
+from roi_ablation.report.stats import Estimate, gain_difference, paired_gain
+from roi_ablation.report.tables import Row, Table
+
+COLUMNS = ("claim", "stride", "metric", "ours", "ci_low", "ci_high", "paper", "verdict")
+
+#: Equivalence margin in AP points ("close", "within noise", "far"): see docs/claims.md.
+MARGIN = 1.0
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+
+#: greater: the effect is > 0; far_greater: the effect is > MARGIN; equivalent: |effect| < MARGIN.
+Rule = Literal["greater", "far_greater", "equivalent"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """A paper row by layer and aggregation; agg None: whichever fills the row (2d's RoIAlign)."""
+
+    method: str
+    agg: str | None
+
+    def find(self, table: Table) -> Row | None:
+        return next(
+            (
+                row
+                for row in table.rows
+                if row.paper is not None and row.paper.method == self.method and (self.agg is None or row.roi.agg == self.agg)
+            ),
+            None,
+        )
+
+    def paper_value(self, layout: Layout, metric: str) -> float | None:
+        row = next(r for r in layout.paper_rows if r.method == self.method and (self.agg is None or self.agg in r.aggs))
+        return row.values.get(metric)
+
+
+POOL = Side("pool", "max")
+
+
+@dataclass(frozen=True)
+class Gain:
+    """`row - base` within the tables of one layout, paired by seed."""
+
+    layout: Layout
+    row: Side
+    base: Side = POOL
+
+    def stride(self) -> str:
+        return str(self.layout.stride)
+
+    def paper(self, metric: str) -> float | None:
+        return _diff(self.row.paper_value(self.layout, metric), self.base.paper_value(self.layout, metric))
+
+    def estimate(self, tables: tuple[Table, ...], metric: str) -> Estimate:
+        row, base = (side.find(tables[0]) for side in (self.row, self.base))
+        if row is None or base is None:
+            return Estimate(None, None, None, (0,))
+        return paired_gain(row, base, metric)
+
+
+@dataclass(frozen=True)
+class GainGrowth:
+    """How much a gain grows from the `low` layout's stride to the `high` one's (Welch)."""
+
+    high: Gain
+    low: Gain
+
+    def stride(self) -> str:
+        return f"{self.high.stride()} vs {self.low.stride()}"
+
+    def paper(self, metric: str) -> float | None:
+        return _diff(self.high.paper(metric), self.low.paper(metric))
+
+    def estimate(self, tables: tuple[Table, ...], metric: str) -> Estimate:
+        high_t, low_t = tables
+        rows = (self.high.row.find(high_t), self.high.base.find(high_t), self.low.row.find(low_t), self.low.base.find(low_t))
+        if any(row is None for row in rows):
+            return Estimate(None, None, None, (0, 0))
+        return gain_difference(*rows, metric)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One tested statement: a comparison, the rule its interval is judged by, the metrics."""
+
+    text: str
+    rule: Rule
+    effect: Gain | GainGrowth
+    metrics: tuple[str, ...] = ("AP", "AP75")
+
+
+ALIGN_AVG_16, ALIGN_AVG_32 = Gain(TABLE_2C, Side("align", "avg")), Gain(TABLE_2D, Side("align", None))
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("1 RoIAlign (avg) > RoIPool", "greater", ALIGN_AVG_16),
+    Claim("1 RoIAlign > RoIPool", "greater", ALIGN_AVG_32),
+    Claim("2 RoIWarp (max) ≈ RoIPool", "equivalent", Gain(TABLE_2C, Side("warp", "max"))),
+    Claim("2 RoIWarp (avg) ≈ RoIPool", "equivalent", Gain(TABLE_2C, Side("warp", "avg"))),
+    Claim("2 RoIAlign (max) ≫ RoIWarp (max)", "far_greater", Gain(TABLE_2C, Side("align", "max"), Side("warp", "max"))),
+    Claim("2 RoIAlign (avg) ≫ RoIWarp (avg)", "far_greater", Gain(TABLE_2C, Side("align", "avg"), Side("warp", "avg"))),
+    Claim("3 RoIWarp avg ≈ max", "equivalent", Gain(TABLE_2C, Side("warp", "avg"), Side("warp", "max"))),
+    Claim("3 RoIAlign avg ≈ max", "equivalent", Gain(TABLE_2C, Side("align", "avg"), Side("align", "max"))),
+    Claim("4 RoIAlign's gain over RoIPool grows with the stride", "greater", GainGrowth(ALIGN_AVG_32, ALIGN_AVG_16), ("AP", "AP75", "APbb")),
+)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """One row of claims.csv, with the interval's seed counts kept for the Markdown."""
+
+    claim: str
+    stride: str
+    metric: str
+    ours: Estimate
+    paper: float | None
+    verdict: str
+
+    def record(self) -> dict[str, object]:
+        return dict(
+            zip(
+                COLUMNS,
+                (self.claim, self.stride, self.metric, self.ours.mean, self.ours.low, self.ours.high, self.paper, self.verdict),
+                strict=True,
+            )
+        )
+
+
+def verdict(rule: Rule, estimate: Estimate, margin: float = MARGIN) -> str:
+    """docs/claims.md's rule: the 95% interval against zero and the margin."""
+    low, high = estimate.low, estimate.high
+    if low is None or high is None:
+        return INCONCLUSIVE
+    if rule == "equivalent":
+        if -margin < low and high < margin:
+            return REPRODUCED
+        if low > margin or high < -margin:
+            return NOT_REPRODUCED
+        return INCONCLUSIVE
+    if low > (0.0 if rule == "greater" else margin):
+        return REPRODUCED
+    if high < margin:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def evaluate_claims(tables: list[Table]) -> list[ClaimResult]:
+    """Every claim and metric, for every table (or 2d/2c pair of tables) it applies to."""
+    results: list[ClaimResult] = []
+    for claim in CLAIMS:
+        for group, suffix in _table_groups(claim.effect, tables):
+            for metric in claim.metrics:
+                ours = claim.effect.estimate(group, metric)
+                results.append(
+                    ClaimResult(
+                        claim.text + suffix, claim.effect.stride(), metric, ours, claim.effect.paper(metric), verdict(claim.rule, ours)
+                    )
+                )
+    return results
+
+
+def claims_rows(tables: list[Table]) -> list[dict[str, object]]:
+    """claims.csv's rows: `claim,stride,metric,ours,ci_low,ci_high,paper,verdict`."""
+    return [result.record() for result in evaluate_claims(tables)]
+
+
+def write_claims(tables: list[Table], out: Path) -> list[Path]:
+    """Write `out/claims.csv` and `out/claims.md`; return their paths."""
+    results = evaluate_claims(tables)
+    csv_path, md_path = out / "claims.csv", out / "claims.md"
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        for result in results:
+            writer.writerow({k: csv_cell(v) for k, v in result.record().items()})
+    md_path.write_text(render_claims(results), encoding="utf-8")
+    return [csv_path, md_path]
+
+
+def render_claims(results: list[ClaimResult]) -> str:
+    """The claims as a Markdown table, with the rule that produced each verdict."""
+    lines = [
+        "# The paper's claims, tested",
+        "",
+        "ours: mean of the per-seed differences (AP points), with its 95% t interval; claim 4: "
+        "the stride-32 gain minus the stride-16 gain, Welch's interval over the two strides' "
+        f"per-seed gains. Verdicts by the rule in docs/claims.md (margin {MARGIN:g} AP point): "
+        "> needs the interval above 0, ≫ above the margin, ≈ inside ± the margin.",
+        "",
+        "| claim | stride | metric | ours | 95% CI | paper | seeds | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        interval = "–" if r.ours.low is None else f"[{r.ours.low:+.1f}, {r.ours.high:+.1f}]"
+        cells = [r.claim, r.stride, r.metric, _signed(r.ours.mean), interval, _signed(r.paper),
+                 "/".join(map(str, r.ours.seeds)), f"**{r.verdict}**"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _table_groups(effect: Gain | GainGrowth, tables: list[Table]) -> list[tuple[tuple[Table, ...], str]]:
+    """The tables an effect is measured on; a suffix names them when a stride has several."""
+    if isinstance(effect, Gain):
+        matching = [t for t in tables if t.layout == effect.layout]
+        return [((t,), f" ({t.stem})" if len(matching) > 1 else "") for t in matching]
+    highs = [t for t in tables if t.layout == effect.high.layout]
+    lows = [t for t in tables if t.layout == effect.low.layout]
+    pairs = [(h, lo) for h in highs for lo in lows if (h.key.data, h.key.iterations) == (lo.key.data, lo.key.iterations)]
+    return [((h, lo), f" ({h.stem} vs {lo.stem})" if len(pairs) > 1 else "") for h, lo in pairs]
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.1f}"
