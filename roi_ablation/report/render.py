@@ -31,6 +31,7 @@ def render_markdown(table: Table) -> str:
         "paper",
         "Δ vs paper",
         "gain vs RoIPool",
+        f"gain {metrics[0]} 95% CI",
         "paper gain",
         "seeds",
         "status",
@@ -41,7 +42,8 @@ def render_markdown(table: Table) -> str:
         "",
         f"data `{key.data}` · model `{key.model}` · stride {key.stride} · "
         f"{key.iterations} iterations. AP in %, mean ± sample std over complete seeds; "
-        f"{' / '.join(metrics)} in the slash-separated columns.",
+        f"{' / '.join(metrics)} in the slash-separated columns. Gains are paired by seed: the mean "
+        "of the per-seed differences from RoIPool (max), with a 95% t interval (two seeds or more).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -53,6 +55,7 @@ def render_markdown(table: Table) -> str:
             _joined(record, "paper_", metrics),
             _joined(record, "delta_", metrics, signed=True),
             _joined(record, "gain_", metrics, signed=True),
+            _interval(record, metrics[0]),
             _joined(record, "paper_gain_", metrics, signed=True),
             str(record["n_seeds"]),
             str(record["status"]),
@@ -112,6 +115,11 @@ def _mean_std(mean: object, std: object) -> str:
     if not isinstance(mean, float):
         return "–"
     return f"{mean:.1f} ± {std:.1f}" if isinstance(std, float) else f"{mean:.1f}"
+
+
+def _interval(record: dict[str, object], metric: str) -> str:
+    low, high = record[f"gain_{metric}_low"], record[f"gain_{metric}_high"]
+    return f"[{low:+.1f}, {high:+.1f}]" if isinstance(low, float) and isinstance(high, float) else "–"
 
 
 def _joined(record: dict[str, object], prefix: str, metrics: tuple[str, ...], signed: bool = False) -> str:

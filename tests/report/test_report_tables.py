@@ -99,7 +99,7 @@ def test_missing_run_placed_from_its_hydra_config(sweep: Path) -> None:
 def test_markdown_plot_and_provenance(out: Path) -> None:
     md = (out / "table2c.md").read_text(encoding="utf-8")
     assert "| RoIAlign | ✓ | ✓ | max | 29.0 ± 1.4 |" in md
-    assert "30.2 / 51.0 / 31.8" in md and "+7.0 / +8.0 / +12.0" in md
+    assert "30.2 / 51.0 / 31.8" in md and "+8.0 / +8.0 / +12.0" in md
     assert "failed: RuntimeError: loss is NaN" in md and "missing: no metrics.json" in md
     assert "+7.3 / +5.3 / +10.5 / +5.8 / +2.6 / +9.5" in (out / "table2d.md").read_text(encoding="utf-8")
     png = (out / "tables.png").read_bytes()
