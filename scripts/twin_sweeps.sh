@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 train=(.venv/bin/roi-ablation-train -m hydra/launcher=joblib hydra.launcher.n_jobs=2 cpu_threads=1)
 start=$(date +%s)
-for experiment in shapes_table2d shapes_table2c; do   # claims 1 and 4: RoIPool and RoIAlign, 5 seeds, both strides
-  "${train[@]}" "experiment=$experiment" roi=pool_max,align_avg seed=0,1,2,3,4
+for seeds in 0,1,2 3,4; do   # claims 1 and 4 first: RoIPool and RoIAlign at both strides, 3 seeds, then 5
+  for experiment in shapes_table2d shapes_table2c; do
+    "${train[@]}" "experiment=$experiment" roi=pool_max,align_avg "seed=$seeds"
+  done
 done
 for experiment in shapes_table2d shapes_table2c; do   # the other rows, 3 seeds (the pairs above are skipped)
   "${train[@]}" "experiment=$experiment"
