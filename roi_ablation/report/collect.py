@@ -109,9 +109,13 @@ def load_run(path: Path) -> Run:
         record = read_record(path / METRICS_FILE)
     except MalformedRecord as err:
         return _from_config(path, config, overrides, "failed", f"malformed metrics.json: {err}")
+    iterations = record.iterations
+    if record.status != "complete":  # a run stopped early belongs to the table of the schedule it was started with
+        planned = OmegaConf.select(config, "train.max_iter", default=None) if config else None
+        iterations = planned if isinstance(planned, int) else iterations
     return Run(
         path=path, status=record.status, roi=record.roi, data=record.data, model=record.model,  # type: ignore[arg-type]
-        stride=record.stride, seed=record.seed, iterations=record.iterations,
+        stride=record.stride, seed=record.seed, iterations=iterations,
         metrics=_table_metrics(record) if record.status == "complete" else {},
         train_s=record.train_s, eval_s=record.eval_s, git=record.git,
         error=None if record.status == "complete" else (record.error or record.status), overrides=overrides,

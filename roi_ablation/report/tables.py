@@ -72,7 +72,7 @@ class Row:
         if not self.runs:
             return "not run"
         parts = [f"{len(self.by_status('complete'))}/{len(self.runs)} complete"]
-        parts += [f"{len(self.by_status(s))} {s}" for s in ("failed", "missing") if self.by_status(s)]
+        parts += [f"{len(self.by_status(s))} {s}" for s in ("failed", "interrupted", "missing") if self.by_status(s)]
         return ", ".join(parts)
 
     def _values(self) -> dict[str, list[float]]:
@@ -132,7 +132,7 @@ class Table:
             "n_seeds": len(row.by_status("complete")),
             "status": row.status,
             "n_failed": len(row.by_status("failed")),
-            "n_missing": len(row.by_status("missing")),
+            "n_missing": len(row.by_status("missing")) + len(row.by_status("interrupted")),  # both resume on a rerun
             "variant": row.variant,
         }
         for m in (*self.layout.metrics, *self.layout.info_metrics):

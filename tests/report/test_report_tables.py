@@ -204,3 +204,14 @@ def test_a_malformed_record_is_a_failed_run_with_the_reason(tmp_path: Path, chan
     (loaded,) = collect([tmp_path]).runs
     assert loaded.status == "failed" and loaded.error.startswith("malformed metrics.json: ")
     assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+
+
+def test_a_run_stopped_early_is_placed_in_the_table_of_its_schedule(tmp_path: Path) -> None:
+    write_run(tmp_path, "pool_max", roi("pool", "max"), 0, mask_ap=(20.0, 40.0, 18.0))
+    stopped = write_run(tmp_path, "align_avg", roi("align", "avg"), 0, status="interrupted")
+    record = json.loads((stopped / "metrics.json").read_text())
+    (stopped / "metrics.json").write_text(json.dumps({**record, "iterations": 123}))
+    tables, _ = build_tables(collect([tmp_path]).runs)
+    assert len(tables) == 1
+    align = next(row for row in tables[0].rows if row.roi.method == "align" and row.roi.agg == "avg")
+    assert [run.status for run in align.runs] == ["interrupted"]
