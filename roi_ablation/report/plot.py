@@ -34,7 +34,7 @@ RowError = Callable[[Row, str], tuple[float, float] | None]  # (below, above) th
 
 
 def _figure(rows: list[list[Row]]) -> tuple[Figure, list[Axes]]:
-    widths = [max(3.5, 1.5 * len(r)) for r in rows]
+    widths = [max(4.5, 1.5 * len(r)) for r in rows]  # a one-row panel still holds its title
     fig = Figure(figsize=(sum(widths) + 1.0, 5.0), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, list(fig.subplots(1, len(rows), squeeze=False, width_ratios=widths)[0])
@@ -76,7 +76,7 @@ def _legend(fig: Figure, paper: bool, interval: str | None) -> None:
         handles.append(Line2D([], [], color="black", lw=1, label=interval))
     if paper:
         handles.append(Patch(ec="0.3", **PAPER_STYLE, label="paper, beside ours (its metric's colour)"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=8)  # fits one narrow panel
 
 
 def _title(table: Table) -> str:
@@ -108,7 +108,7 @@ def tables_figure(tables: list[Table]) -> Figure:
 
 def plot_tables(tables: list[Table], path: Path) -> Path:
     """`tables_figure` as a PNG."""
-    tables_figure(tables).savefig(path, dpi=DPI)
+    tables_figure(tables).savefig(path, dpi=DPI, bbox_inches="tight")  # the legend may be wider than one panel
     return path
 
 
@@ -137,5 +137,5 @@ def gains_figure(tables: list[Table]) -> Figure:
 
 def plot_gains(tables: list[Table], path: Path) -> Path:
     """`gains_figure` as a PNG (beside `tables.png`)."""
-    gains_figure(tables).savefig(path, dpi=DPI)
+    gains_figure(tables).savefig(path, dpi=DPI, bbox_inches="tight")  # the legend may be wider than one panel
     return path
