@@ -9,8 +9,10 @@ the config into typed settings (`roi_ablation.config.resolve`: one clear line fo
 key or value), builds the data sets and the model from them, and hands the run to the
 engine. Rerunning a command in an existing run directory resumes it (engine/runner.py).
 A job never raises into Hydra: a failure is recorded in its metrics.json and the sweep
-goes on, so the sweep callback always builds the tables. Under torchrun only rank 0 runs
-Hydra (one run directory, one log); it hands each job's config to the other ranks.
+goes on, so the sweep callback always builds the tables. A signal stops the whole command;
+in a parallel sweep, the sweep's stop file does (`engine/sweep_stop.py`). Under torchrun
+only rank 0 runs Hydra (one run directory, one log); it hands each job's config to the
+other ranks.
 """
 
 import logging
@@ -22,6 +24,7 @@ from typing import Any
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from roi_ablation.config import CONFIG_DIR, RootConfig, compose_config, register_configs, resolve
@@ -29,14 +32,16 @@ from roi_ablation.engine import distributed
 from roi_ablation.engine.build import Components
 from roi_ablation.engine.metrics import RunRecord, write_metrics
 from roi_ablation.engine.runner import Outcome, run
+from roi_ablation.engine.sweep_stop import stop_file
 from roi_ablation.roi import RoISettings
 
 __all__ = ["build_components", "compose_config", "main"]
 
 logger = logging.getLogger(__name__)
 _unsuccessful: list[Outcome] = []  # outcomes of this process's jobs that make the exit code 1
+_command_pid: int | None = None  # the command's own process (each rank's); a parallel launcher's workers differ
 
-Job = tuple[dict[str, Any], str]
+Job = tuple[dict[str, Any], str, str | None]  # config, run directory, the sweep's stop file
 register_configs()
 
 
@@ -67,9 +72,18 @@ def _record_bad_config(cfg: dict[str, Any], run_dir: Path, error: str) -> None:
     write_metrics(run_dir, record.ended("failed", error=error))
 
 
+def _in_command_process() -> bool:
+    """False in a joblib worker (where `main` never ran, or its globals came pickled from the parent)."""
+    return _command_pid == os.getpid()
+
+
 def _run_job(job: Job) -> None:
     """Every rank: resolve and run one job; remember a failure for the exit code."""
-    cfg_dict, run_dir = job
+    cfg_dict, run_dir, stop = job
+    if stop is not None and Path(stop).exists():
+        logger.warning("%s not started: the sweep is stopping; rerun the command to run it", run_dir)
+        _unsuccessful.append(Outcome.INTERRUPTED)
+        return
     try:
         settings = resolve(OmegaConf.create(cfg_dict))
     except ValueError as err:
@@ -82,20 +96,27 @@ def _run_job(job: Job) -> None:
         torch.set_num_threads(settings.cpu_threads)  # parallel CPU jobs must not oversubscribe the cores
     record = RunRecord(settings.roi, settings.model.name, None, settings.data.name, settings.seed)
     try:
-        outcome = run(settings, Path(run_dir), build_components, record)
+        outcome = run(settings, Path(run_dir), build_components, record, stop_file=Path(stop) if stop else None)
     except Exception:  # a bug: keep its traceback, but let the sweep go on (the runner recorded it as failed)
         logger.exception("the run in %s failed with an unexpected error", run_dir)
         outcome = Outcome.FAILED
-    if outcome is Outcome.INTERRUPTED:
+    except KeyboardInterrupt:  # Ctrl-C before training started (or twice): nothing to save yet
+        if _in_command_process():
+            raise
+        logger.warning("%s interrupted before its first step; rerun the command to run it", run_dir)
+        outcome = Outcome.INTERRUPTED
+    if outcome is Outcome.INTERRUPTED and _in_command_process():
         sys.exit(1)  # a signal stops the whole command, not just this job of a sweep
-    if outcome in (Outcome.FAILED, Outcome.REFUSED):
-        _unsuccessful.append(outcome)
+    if outcome is not Outcome.COMPLETE and outcome is not Outcome.SKIPPED:
+        _unsuccessful.append(outcome)  # a worker's job returns: the sweep's callback reports it
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def hydra_main(cfg: DictConfig) -> None:
     """Rank 0 (or the only process): one Hydra job; shared with the other ranks first."""
-    job: Job = (OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().runtime.output_dir)  # type: ignore[assignment]
+    hydra_cfg = HydraConfig.get()
+    stop = str(stop_file(hydra_cfg.sweep.dir)) if hydra_cfg.mode == RunMode.MULTIRUN else None
+    job: Job = (OmegaConf.to_container(cfg, resolve=True), hydra_cfg.runtime.output_dir, stop)  # type: ignore[assignment]
     _run_job(distributed.broadcast_from_main(job))
 
 
@@ -121,6 +142,8 @@ def _unwritable_output(argv: list[str]) -> str | None:
 
 def main() -> None:
     """Console entry point; exit code 1 if any job failed, was refused or interrupted."""
+    global _command_pid
+    _command_pid = os.getpid()
     if problem := _unwritable_output(sys.argv[1:]):
         print(f"roi-ablation-train: error: {problem}", file=sys.stderr)
         sys.exit(2)

@@ -160,12 +160,15 @@ def _record_failure(run_dir: Path, record: RunRecord, message: str, current: Run
             logger.error("the failure could not be recorded either: %s", write_error)
 
 
-def run(cfg: Any, run_dir: Path, build: Builder, record: RunRecord, ctx: DistContext | None = None) -> Outcome:
+def run(
+    cfg: Any, run_dir: Path, build: Builder, record: RunRecord, ctx: DistContext | None = None, stop_file: Path | None = None
+) -> Outcome:
     """Train and evaluate the run `cfg` in `run_dir`; every rank calls this. See the module doc.
 
     `record` describes the run for metrics.json (its stride is replaced by the built
     model's, `Components.stride`, when that is known). `ctx` defaults to this process's
-    place in the torchrun group, on device `cfg.device`.
+    place in the torchrun group, on device `cfg.device`. `stop_file`: a file whose
+    appearance stops the run like a signal (a parallel sweep's, `engine/sweep_stop.py`).
     """
     with contextlib.ExitStack() as held:
         decision, message = broadcast_from_main(_claim(cfg, run_dir, held) if process_rank() == 0 else None)
@@ -176,7 +179,7 @@ def run(cfg: Any, run_dir: Path, build: Builder, record: RunRecord, ctx: DistCon
         if decision is Outcome.SKIPPED:
             logger.info(message)
             return decision
-        with StopRequest() as stop:
+        with StopRequest(stop_file) as stop:
             outcome = _train_and_evaluate(cfg, run_dir, build, record, ctx, stop)
             if outcome is Outcome.INTERRUPTED:
                 stop.hand_on()  # e.g. submitit's requeue, for the signal it asked for

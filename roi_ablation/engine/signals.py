@@ -8,6 +8,9 @@ command to resume", records `status: "interrupted"` in metrics.json and returns
 never cut in half, so the checkpoint is exactly what an uninterrupted run had at N.
 A second signal while a stop is pending stops at once, as if no handler were installed
 (Ctrl-C twice when an evaluation takes too long); the last periodic checkpoint stays.
+A stop file (`StopRequest(stop_file)`) asks the same from outside the process: when it
+exists at a step boundary the run stops as on a signal. A parallel sweep uses it to stop
+all its jobs at once (`engine/sweep_stop.py`).
 
 SLURM preemption and time limits, with `hydra/launcher=submitit_slurm`:
 - Preemption: SLURM sends SIGTERM to every task of the job, waits `GraceTime`, then
@@ -29,6 +32,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -39,22 +43,28 @@ from roi_ablation.engine.distributed import DistContext, all_reduce_max
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
+STOP_FILE = 0x100  # `Interrupted.signum` of a stop by the stop file (above every signal number)
 Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class Interrupted(Exception):
-    """A stop was requested by `signum`; raised at a step boundary, after `iteration` complete steps."""
+    """A stop was requested by `signum` (or `STOP_FILE`); raised at a step boundary, after `iteration` complete steps."""
 
     def __init__(self, iteration: int, signum: int) -> None:
         self.iteration, self.signum = iteration, signum
-        super().__init__(f"interrupted at iteration {iteration} by {signal.Signals(signum).name}")
+        cause = "the sweep's stop file" if signum == STOP_FILE else signal.Signals(signum).name
+        super().__init__(f"interrupted at iteration {iteration} by {cause}")
 
 
 class StopRequest:
-    """`with StopRequest() as stop:` installs the handlers for the block (main thread only) and restores them after."""
+    """`with StopRequest() as stop:` installs the handlers for the block (main thread only) and restores them after.
 
-    def __init__(self) -> None:
+    `stop_file`: a path whose existence is a stop request too (checked at each step boundary).
+    """
+
+    def __init__(self, stop_file: Path | None = None) -> None:
         self.signum: int | None = None
+        self.stop_file = stop_file
         self.previous: dict[int, Handler] = {}
 
     def __enter__(self) -> "StopRequest":
@@ -83,6 +93,8 @@ class StopRequest:
     def check(self, ctx: DistContext, iteration: int) -> None:
         """Raise `Interrupted` if any rank was asked to stop (a collective call under torchrun)."""
         signum = self.signum or 0
+        if not signum and self.stop_file is not None and self.stop_file.exists():
+            signum = STOP_FILE
         if ctx.distributed:
             signum = int(all_reduce_max(ctx, torch.tensor(signum, device=ctx.device)).item())
         if signum:

@@ -32,7 +32,7 @@ class TablesCallback(Callback):
             print(f"roi-ablation-tables: error: {exc}")
             raise SystemExit(1) from None
         print_summary(report)
-        tables = ", ".join(str(p) for p in sorted(out.glob("table*.md")))
+        tables = ", ".join(str(p) for p in report.written if p.suffix == ".md" and p.name.startswith("table"))
         print(f"\nTables: {tables} (CSV, claims and figures beside them)"
               f"\nTensorBoard (training curves, images, HParams, the tables as text):"
               f"\n  tensorboard --logdir {sweep_dir}")

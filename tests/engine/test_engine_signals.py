@@ -16,7 +16,7 @@ import engine_procs as procs
 import engine_standins as standins
 from roi_ablation.engine.distributed import DistContext
 from roi_ablation.engine.runner import Outcome
-from roi_ablation.engine.signals import Interrupted, StopRequest
+from roi_ablation.engine.signals import STOP_FILE, Interrupted, StopRequest
 
 HERE = Path(__file__).parent
 INTERRUPTED_EXIT = 3  # engine_standin_run.py's code for Outcome.INTERRUPTED
@@ -52,6 +52,17 @@ def test_a_second_signal_stops_at_once() -> None:
         os.kill(os.getpid(), signal.SIGINT)
         with pytest.raises(KeyboardInterrupt):  # Python's own SIGINT handler, restored and re-raised
             os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_stop_file_is_a_request_too(cpu: DistContext, tmp_path: Path) -> None:
+    path = tmp_path / ".stop"
+    with StopRequest(path) as stop:
+        stop.check(cpu, 3)  # no file yet
+        path.touch()
+        with pytest.raises(Interrupted) as err:
+            stop.check(cpu, 4)
+    assert (err.value.iteration, err.value.signum) == (4, STOP_FILE)
+    assert str(err.value) == "interrupted at iteration 4 by the sweep's stop file"
 
 
 def _command(run_dir: Path, *overrides: str) -> list[str]:
