@@ -1,8 +1,12 @@
 """Processes and devices: one process per device under `torchrun`, or a single process.
 
-`torchrun` sets WORLD_SIZE/RANK/LOCAL_RANK and the rendezvous address; the process
-group is initialised from them (env://) with NCCL on CUDA and gloo on CPU. Without
-torchrun everything here degenerates to the single-process case, with no group.
+`torchrun` sets WORLD_SIZE/RANK/LOCAL_RANK/LOCAL_WORLD_SIZE and the rendezvous address;
+the process group is initialised from them (env://). Backend: NCCL for CUDA tensors and
+gloo for CPU tensors when every process on a node has a GPU of its own; gloo for both
+when the node's processes outnumber its GPUs (NCCL refuses two ranks on one GPU), e.g.
+`torchrun --nproc_per_node=2` on a one-GPU machine. ``ROI_ABLATION_DIST_BACKEND``
+overrides the choice. Process ``LOCAL_RANK`` uses GPU ``LOCAL_RANK % device_count``.
+Without torchrun everything here degenerates to the single-process case, with no group.
 """
 
 import datetime
@@ -31,6 +35,29 @@ class DistContext:
         return self.world_size > 1
 
 
+BACKEND_ENV = "ROI_ABLATION_DIST_BACKEND"
+
+
+def cuda_index(local_rank: int, device_count: int) -> int:
+    """The GPU of process `local_rank` on its node: one each while they last, then shared round-robin."""
+    if device_count < 1:
+        raise ValueError(f"cuda_index: no CUDA device to place local rank {local_rank} on")
+    return local_rank % device_count
+
+
+def choose_backend(device_count: int, local_world_size: int, override: str | None = None) -> str:
+    """The process group's backend for a node with `device_count` GPUs and `local_world_size` processes.
+
+    NCCL (for CUDA tensors, gloo for CPU ones) needs a GPU per process; with fewer GPUs
+    than processes, or none, everything goes through gloo (which also moves CUDA tensors).
+    """
+    if override:
+        return override
+    if device_count >= 1 and local_world_size <= device_count:
+        return "cpu:gloo,cuda:nccl"
+    return "gloo"
+
+
 def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
     """`cpu` | `cuda` | `auto` (CUDA when available) -> this process's device."""
     if preference not in ("cpu", "cuda", "auto"):
@@ -39,26 +66,28 @@ def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
         raise ValueError("device=cuda but CUDA is not available on this machine; use device=cpu or device=auto")
     if preference == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
-    return torch.device("cuda", local_rank)
+    return torch.device("cuda", cuda_index(local_rank, torch.cuda.device_count()))
 
 
 def join_process_group() -> None:
     """Join the `torchrun` process group (env://), if launched by torchrun.
 
-    Called before the config is read, so the group serves both devices: NCCL for CUDA
-    tensors and gloo for CPU tensors and the object collectives (job hand-out,
-    gathering evaluation results).
+    Called before the config is read, so the group serves both devices: NCCL (when each
+    process has a GPU of its own, see `choose_backend`) for CUDA tensors and gloo for CPU
+    tensors and the object collectives (job hand-out, gathering evaluation results).
     """
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        device_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
         dist.init_process_group(
-            backend="cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo",
+            backend=choose_backend(device_count, local_world, os.environ.get(BACKEND_ENV) or None),
             init_method="env://",
             timeout=datetime.timedelta(minutes=30),
         )
 
 
 def make_context(preference: str) -> DistContext:
-    """This process's rank, world size and device (pinned: CUDA device = LOCAL_RANK)."""
+    """This process's rank, world size and device (pinned: CUDA device = LOCAL_RANK % device count)."""
     device = resolve_device(preference, int(os.environ.get("LOCAL_RANK", "0")))
     if device.type == "cuda":
         torch.cuda.set_device(device)
