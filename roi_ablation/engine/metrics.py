@@ -56,6 +56,7 @@ class RunRecord:
     git: str = field(default_factory=git_sha)
     status: str = "failed"
     error: str | None = None
+    device: str | None = None  # where it trained (e.g. "cuda:0"), when the engine says; optional in the file
 
     def ended(self, status: str, **values: Any) -> "RunRecord":
         """This run, ended with ``status`` and the given values (iterations, scores, times, error)."""
@@ -69,8 +70,9 @@ class RunRecord:
             "seed": self.seed, "iterations": self.iterations, "segm": self.segm, "bbox": self.bbox,
             "train_s": round(self.train_s, 3), "eval_s": round(self.eval_s, 3), "git": self.git, "status": self.status,
         }
-        if self.error is not None:
-            record["error"] = self.error
+        for name in ("error", "device"):
+            if getattr(self, name) is not None:
+                record[name] = getattr(self, name)
         return record
 
     @classmethod
@@ -99,7 +101,7 @@ class RunRecord:
             data=_optional_str(raw.get("data")), seed=raw.get("seed"), iterations=raw.get("iterations") or 0,
             segm=scores["segm"], bbox=scores["bbox"], train_s=_number(raw.get("train_s")),
             eval_s=_number(raw.get("eval_s")), git=str(raw.get("git", "unknown")), status=status,
-            error=_optional_str(raw.get("error")),
+            error=_optional_str(raw.get("error")), device=_optional_str(raw.get("device")),
         )
 
 

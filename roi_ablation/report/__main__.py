@@ -1,4 +1,4 @@
-"""`roi-ablation-tables DIR... [--out DIR]`: sweep outputs -> the paper's tables."""
+"""`roi-ablation-tables DIR... [--out DIR] [--baseline KEY] [--gpu-check FILE]`: sweep outputs -> the paper's tables."""
 
 from __future__ import annotations
 
@@ -8,30 +8,27 @@ import sys
 from pathlib import Path
 
 from roi_ablation.report.collect import ReportError
-from roi_ablation.report.render import describe
-from roi_ablation.report.write import Report, write_report
+from roi_ablation.report.paper import DEFAULT_BASELINE
+from roi_ablation.report.power import GPU_CHECK
+from roi_ablation.report.summary import print_summary
+from roi_ablation.report.write import write_report
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roi-ablation-tables",
         description="Build Mask R-CNN Table 2c (stride 16) and 2d (stride 32) from Hydra run or multirun "
-        "directories: CSV, Markdown, PNG figures, the paper's claims, provenance and TensorBoard text.",
+        "directories: CSV, Markdown, PNG figures, the paper's claims, a power plan, provenance and TensorBoard text.",
     )
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="run or multirun directory")
     parser.add_argument("--out", type=Path, default=Path("outputs/tables"), help="default: %(default)s")
+    parser.add_argument("--baseline", metavar="KEY", help="the row gains are measured from: a variant key from the "
+                        "tables' `variant` column, or METHOD/AGG for a layer's paper preset "
+                        f"(e.g. align/avg); default: {DEFAULT_BASELINE} (RoIPool)")
+    parser.add_argument("--gpu-check", type=Path, default=GPU_CHECK, metavar="FILE",
+                        help="gpu_check.json whose step times give the power plan's GPU hours, if it exists; "
+                        "default: %(default)s")
     return parser
-
-
-def print_summary(report: Report) -> None:
-    """The counts, every run that did not complete (with why), and the files written."""
-    print(f"{len(report.runs)} runs, {len(report.problems)} failed or missing, {len(report.tables)} tables")
-    for run in report.problems:
-        print(f"  {describe(run)}")
-    for run in report.unplaced:
-        print(f"  in no table (data/stride/model unknown): {describe(run)}")
-    for path in report.written:
-        print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help or a usage error: argparse has printed why
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        report = write_report(args.dirs, args.out, shlex.join(["roi-ablation-tables", *argv]))
+        report = write_report(args.dirs, args.out, shlex.join(["roi-ablation-tables", *argv]), args.baseline, args.gpu_check)
     except ReportError as exc:
         print(f"roi-ablation-tables: error: {exc}", file=sys.stderr)
         return 2

@@ -14,8 +14,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from roi_ablation.report.__main__ import print_summary
 from roi_ablation.report.collect import ReportError
+from roi_ablation.report.summary import print_summary
 from roi_ablation.report.write import write_report
 
 

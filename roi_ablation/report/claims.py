@@ -15,7 +15,7 @@ from typing import Literal
 
 from roi_ablation.report.paper import TABLE_2C, TABLE_2D, Layout
 from roi_ablation.report.render import csv_cell  # the tables' CSV number format (one place)
-from roi_ablation.report.stats import Estimate, gain_difference, paired_gain
+from roi_ablation.report.stats import Estimate, Pilot, difference, interval, p_high_below, p_inside, p_low_above, paired_differences
 from roi_ablation.report.tables import Row, Table
 
 COLUMNS = ("claim", "stride", "metric", "ours", "ci_low", "ci_high", "paper", "verdict")
@@ -27,6 +27,9 @@ REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inco
 
 #: greater: the effect is > 0; far_greater: the effect is > MARGIN; equivalent: |effect| < MARGIN.
 Rule = Literal["greater", "far_greater", "equivalent"]
+#: What planning asks of a row the paper states nothing about (an extra row against the
+#: baseline): that its interval decides, above 0, below 0 or inside ± MARGIN.
+Question = Literal[Rule, "compared"]
 
 
 @dataclass(frozen=True)
@@ -66,13 +69,17 @@ class Gain:
         return str(self.layout.stride)
 
     def paper(self, metric: str) -> float | None:
-        return _diff(self.row.paper_value(self.layout, metric), self.base.paper_value(self.layout, metric))
+        return difference(self.row.paper_value(self.layout, metric), self.base.paper_value(self.layout, metric))
 
-    def estimate(self, tables: tuple[Table, ...], metric: str) -> Estimate:
-        row, base = (side.find(tables[0]) for side in (self.row, self.base))
-        if row is None or base is None:
-            return Estimate(None, None, None, (0,))
-        return paired_gain(row, base, metric)
+    def rows(self, tables: tuple[Table, ...]) -> list[Row] | None:
+        """The rows compared (row, base); None when the table lacks one."""
+        rows = [side.find(tables[0]) for side in (self.row, self.base)]
+        return None if None in rows else rows  # type: ignore[return-value]
+
+    def samples(self, tables: tuple[Table, ...], metric: str) -> list[list[float]]:
+        """The per-seed differences, one sample (empty when a row is missing)."""
+        rows = self.rows(tables)
+        return [paired_differences(rows[0].by_seed(metric), rows[1].by_seed(metric)) if rows else []]
 
 
 @dataclass(frozen=True)
@@ -86,14 +93,18 @@ class GainGrowth:
         return f"{self.high.stride()} vs {self.low.stride()}"
 
     def paper(self, metric: str) -> float | None:
-        return _diff(self.high.paper(metric), self.low.paper(metric))
+        return difference(self.high.paper(metric), self.low.paper(metric))
 
-    def estimate(self, tables: tuple[Table, ...], metric: str) -> Estimate:
-        high_t, low_t = tables
-        rows = (self.high.row.find(high_t), self.high.base.find(high_t), self.low.row.find(low_t), self.low.base.find(low_t))
-        if any(row is None for row in rows):
-            return Estimate(None, None, None, (0, 0))
-        return gain_difference(*rows, metric)  # type: ignore[arg-type]
+    def rows(self, tables: tuple[Table, ...]) -> list[Row] | None:
+        """The four rows compared, the high stride's pair first."""
+        high, low = self.high.rows(tables[:1]), self.low.rows(tables[1:])
+        return high + low if high and low else None
+
+    def samples(self, tables: tuple[Table, ...], metric: str) -> list[list[float]]:
+        """Each stride's per-seed gains: two independent samples (both empty when a row is missing)."""
+        if self.rows(tables) is None:
+            return [[], []]
+        return self.high.samples(tables[:1], metric) + self.low.samples(tables[1:], metric)
 
 
 @dataclass(frozen=True)
@@ -160,13 +171,28 @@ def verdict(rule: Rule, estimate: Estimate, margin: float = MARGIN) -> str:
     return INCONCLUSIVE
 
 
+def decision_power(rule: Question, pilot: Pilot, n: int, margin: float = MARGIN) -> float:
+    """P(`verdict` decides, reproduced or not, at `n` seeds) if the effect and its noise are the pilot's.
+
+    Each rule's outcomes are events of the interval (low end above a bound, high end below
+    one, or both inside two), combined by inclusion-exclusion where they overlap.
+    """
+    if rule == "compared":  # above 0 and below 0 are disjoint; each overlaps "inside (-m, m)" on one side
+        return (p_low_above(0.0, pilot, n) + p_high_below(0.0, pilot, n) + p_inside(-margin, margin, pilot, n)
+                - p_inside(0.0, margin, pilot, n) - p_inside(-margin, 0.0, pilot, n))
+    if rule == "equivalent":  # three disjoint outcomes: inside (-m, m), above m, below -m
+        return p_inside(-margin, margin, pilot, n) + p_low_above(margin, pilot, n) + p_high_below(-margin, pilot, n)
+    bar = 0.0 if rule == "greater" else margin  # reproduced: low > bar; not reproduced: high < margin
+    return p_low_above(bar, pilot, n) + p_high_below(margin, pilot, n) - p_inside(bar, margin, pilot, n)
+
+
 def evaluate_claims(tables: list[Table]) -> list[ClaimResult]:
     """Every claim and metric, for every table (or 2d/2c pair of tables) it applies to."""
     results: list[ClaimResult] = []
     for claim in CLAIMS:
-        for group, suffix in _table_groups(claim.effect, tables):
+        for group, suffix in table_groups(claim.effect, tables):
             for metric in claim.metrics:
-                ours = claim.effect.estimate(group, metric)
+                ours = interval(claim.effect.samples(group, metric))
                 results.append(
                     ClaimResult(
                         claim.text + suffix, claim.effect.stride(), metric, ours, claim.effect.paper(metric), verdict(claim.rule, ours)
@@ -214,7 +240,7 @@ def render_claims(results: list[ClaimResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table_groups(effect: Gain | GainGrowth, tables: list[Table]) -> list[tuple[tuple[Table, ...], str]]:
+def table_groups(effect: Gain | GainGrowth, tables: list[Table]) -> list[tuple[tuple[Table, ...], str]]:
     """The tables an effect is measured on; a suffix names them when a stride has several."""
     if isinstance(effect, Gain):
         matching = [t for t in tables if t.layout == effect.layout]
@@ -223,10 +249,6 @@ def _table_groups(effect: Gain | GainGrowth, tables: list[Table]) -> list[tuple[
     lows = [t for t in tables if t.layout == effect.low.layout]
     pairs = [(h, lo) for h in highs for lo in lows if (h.key.data, h.key.iterations) == (lo.key.data, lo.key.iterations)]
     return [((h, lo), f" ({h.stem} vs {lo.stem})" if len(pairs) > 1 else "") for h, lo in pairs]
-
-
-def _diff(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
 
 
 def _signed(value: float | None) -> str:

@@ -1,10 +1,11 @@
-"""Find run directories under sweep outputs and read each into a `Run`.
+"""Find run directories under sweep outputs and read each into a `Run` (the engine's `RunRecord` and where it is).
 
 A run is any directory holding `metrics.json` (the engine's `RunRecord`, written when a
 run ends: complete, failed or interrupted) or `.hydra/config.yaml` (written by Hydra when a
 job starts). A job killed before it wrote its record still has its config, so it is read
 as "missing" and still placed in its table row; a record that does not match the schema
 is a failed run with the reason. A sweep's gaps stay visible instead of vanishing.
+Hydra's files are read as plain YAML: the report needs a few keys, not the config system.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from omegaconf import DictConfig, OmegaConf
+import yaml
 
 from roi_ablation.engine.metrics import METRICS_FILE, MalformedRecord, RunRecord, read_record
 from roi_ablation.roi import RoISettings
@@ -39,23 +40,27 @@ class ReportError(Exception):
 
 @dataclass
 class Run:
-    """One training run as the tables see it, whatever state it ended in."""
+    """One run directory as the tables see it: its run record, whatever state the run ended in.
+
+    `record` is the run's metrics.json. A run without a usable one (killed before writing
+    it, or malformed) gets a record described from its Hydra config, as the engine does for
+    a refused config: stride unknown (it is measured), and `measured` False, so its times,
+    git and device are not taken for the run's own. `iterations` is the schedule the run
+    belongs to: the planned `train.max_iter` for one that stopped early.
+    """
 
     path: Path
+    record: RunRecord
     status: Status
-    roi: RoISettings
-    data: str | None
-    model: str | None
-    stride: int | None
-    seed: int | None
     iterations: int | None
-    metrics: dict[str, float] = field(default_factory=dict)
-    train_s: float | None = None
-    eval_s: float | None = None
-    git: str | None = None
-    device: str | None = None
-    error: str | None = None
+    measured: bool
     overrides: list[str] | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        """Why the run did not complete (None when it did)."""
+        return None if self.status == "complete" else (self.record.error or self.status)
 
 
 @dataclass
@@ -100,43 +105,41 @@ def find_run_dirs(root: Path) -> list[Path]:
 
 def load_run(path: Path) -> Run:
     """Read one run directory: its run record, or its Hydra config when it has none."""
-    config = _load_config(path / ".hydra" / "config.yaml")
-    overrides = _load_overrides(path / ".hydra" / "overrides.yaml")
+    config = _load_yaml(path / ".hydra" / "config.yaml")
+    overrides = _load_yaml(path / ".hydra" / "overrides.yaml")
+    overrides = [str(o) for o in overrides] if isinstance(overrides, list) else None
+    config = config if isinstance(config, dict) else {}
     _import_user_layers(config)
+    planned = _select(config, "train.max_iter")
+    planned = planned if isinstance(planned, int) else None
     if not (path / METRICS_FILE).is_file():
-        return _from_config(path, config, overrides, "missing", "no metrics.json (killed, still running, or never run)")
+        return _from_config(path, config, overrides, planned, "missing", "no metrics.json (killed, still running, or never run)")
     try:
         record = read_record(path / METRICS_FILE)
     except MalformedRecord as err:
-        return _from_config(path, config, overrides, "failed", f"malformed metrics.json: {err}")
-    iterations = record.iterations
-    if record.status != "complete":  # a run stopped early belongs to the table of the schedule it was started with
-        planned = OmegaConf.select(config, "train.max_iter", default=None) if config else None
-        iterations = planned if isinstance(planned, int) else iterations
+        return _from_config(path, config, overrides, planned, "failed", f"malformed metrics.json: {err}")
+    complete = record.status == "complete"
     return Run(
-        path=path, status=record.status, roi=record.roi, data=record.data, model=record.model,  # type: ignore[arg-type]
-        stride=record.stride, seed=record.seed, iterations=iterations,
-        metrics=_table_metrics(record) if record.status == "complete" else {},
-        train_s=record.train_s, eval_s=record.eval_s, git=record.git,
-        error=None if record.status == "complete" else (record.error or record.status), overrides=overrides,
+        path=path, record=record, status=record.status, measured=True,  # type: ignore[arg-type]
+        # a run stopped early belongs to the table of the schedule it was started with
+        iterations=record.iterations if complete or planned is None else planned,
+        overrides=overrides, metrics=_table_metrics(record) if complete else {},
     )
 
 
-def _from_config(path: Path, config: DictConfig | None, overrides: list[str] | None, status: Status, error: str) -> Run:
+def _from_config(path: Path, config: dict[str, Any], overrides: list[str] | None, planned: int | None,
+                 status: Status, error: str) -> Run:
     """A run without a usable record, described by its Hydra config as far as it goes (stride is measured, so unknown)."""
-    def get(key: str) -> Any:
-        value = OmegaConf.select(config, key, default=None, throw_on_resolution_failure=False) if config else None
-        return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
-
-    roi = get("roi") or {}
+    roi = _select(config, "roi")
+    roi = roi if isinstance(roi, dict) else {}
     try:
         settings = RoISettings(**roi)  # completes the geometry a preset leaves to the layer's paper settings
     except (TypeError, ValueError):
         settings = RoISettings.from_json(roi)
-    max_iter = get("train.max_iter")
-    return Run(path=path, status=status, roi=settings, data=_as_str(get("data.name")), model=_as_str(get("model.name")),
-               stride=get("model.stride"), seed=get("seed"), iterations=max_iter if isinstance(max_iter, int) else None,
-               error=error, overrides=overrides)
+    seed = _select(config, "seed")
+    record = RunRecord(settings, _as_str(_select(config, "model.name")), None, _as_str(_select(config, "data.name")),
+                       seed if isinstance(seed, int) else None, git="unknown", error=error)
+    return Run(path=path, record=record, status=status, iterations=planned, measured=False, overrides=overrides)
 
 
 def _table_metrics(record: RunRecord) -> dict[str, float]:
@@ -148,42 +151,40 @@ def _table_metrics(record: RunRecord) -> dict[str, float]:
     return out
 
 
-def _import_user_layers(config: DictConfig | None) -> None:
+def _import_user_layers(config: dict[str, Any]) -> None:
     """Import the run's `custom_imports`, so a user's layer has its registry entry (title, flags) here too."""
-    names = OmegaConf.select(config, "custom_imports", default=None) if config else None
+    names = _select(config, "custom_imports")
     try:
-        import_custom_modules(list(names or []))
+        import_custom_modules([str(n) for n in names] if isinstance(names, list) else [])
     except ValueError:
         pass  # not importable here: the row keeps the layer's name and shows no flags
 
 
-def _load_config(path: Path) -> DictConfig | None:
+def _load_yaml(path: Path) -> Any:
+    """A Hydra file's content; None when absent or unreadable (a half-written file must not stop the report)."""
     if not path.is_file():
         return None
     try:
-        config = OmegaConf.load(path)
-    except Exception:  # a half-written config must not stop the report; the run shows as unknown
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
-    return config if isinstance(config, DictConfig) else None
 
 
-def _load_overrides(path: Path) -> list[str] | None:
-    if not path.is_file():
-        return None
-    try:
-        loaded = OmegaConf.to_container(OmegaConf.load(path))
-    except Exception:  # provenance only: an unreadable file just loses the command line
-        return None
-    return [str(o) for o in loaded] if isinstance(loaded, list) else None
+def _select(config: Any, key: str) -> Any:
+    """`config["a"]["b"]` for key "a.b"; None when absent or an interpolation left unresolved (`${...}`)."""
+    for part in key.split("."):
+        if not isinstance(config, dict):
+            return None
+        config = config.get(part)
+    return None if isinstance(config, str) and config.startswith("${") else config
 
 
 def _sweep_commands(root: Path) -> dict[Path, list[str]]:
     """The `-m` overrides of every Hydra multirun under `root` (from multirun.yaml)."""
     out: dict[Path, list[str]] = {}
     for path in sorted(root.rglob("multirun.yaml")):
-        task = _load_config(path)
-        overrides = OmegaConf.select(task, "hydra.overrides.task", default=None) if task else None
-        if overrides is not None:
+        overrides = _select(_load_yaml(path), "hydra.overrides.task")
+        if isinstance(overrides, list):
             out[path.parent] = [str(o) for o in overrides]
     return out
 

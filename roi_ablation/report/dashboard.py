@@ -2,8 +2,8 @@
 
 Both go into one run of their own, `_tables`, so no one mistakes it for a training run
 and no other extra run appears in the run lists. It holds a compact table per stride
-(method, agg, AP, AP50, AP75, gain vs RoIPool, paper gain; every column stays in the
-Markdown and CSV files) and the experiment config of the runs behind the tables, which
+(method, agg, AP, AP50, AP75, gain vs the baseline row, paper gain; every column stays in
+the Markdown and CSV files) and the experiment config of the runs behind the tables, which
 fixes the HParams dashboard's axes, their order and its metrics (TensorBoard takes the
 config from whichever run holds it). The sweep callback builds the tables once per
 sweep, so the config is written once per sweep.
@@ -18,7 +18,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from roi_ablation.engine.tensorboard import experiment_summary
 from roi_ablation.report.collect import Run
-from roi_ablation.report.paper import MASK_METRICS, is_gain_base
+from roi_ablation.report.paper import MASK_METRICS
 from roi_ablation.report.tables import Row, Table
 
 TABLES_RUN = "_tables"
@@ -30,17 +30,17 @@ def compact_markdown(table: Table) -> str:
     metrics = " / ".join(MASK_METRICS)
     lines = [
         f"**{table.layout.title}** ({table.key.data}, {table.key.model}, {table.key.iterations} iterations): "
-        f"mask AP in %, mean ± std over seeds (n); gains are over RoIPool (max), as {metrics}.",
+        f"mask AP in %, mean ± std over seeds (n); gains are over {table.base_title}, as {metrics}.",
         "",
-        "| method | agg | AP | AP50 | AP75 | gain vs RoIPool | paper gain |",
+        f"| method | agg | AP | AP50 | AP75 | gain vs {table.base_name} | paper gain |",
         "|---|---|---|---|---|---|---|",
     ]
-    lines += [_compact_row(row) for row in table.rows]
+    lines += [_compact_row(row, is_base=row is table.base) for row in table.rows]
     lines += ["", f"Every column: `{table.stem}.md` / `{table.stem}.csv`."]
     return "\n".join(lines)
 
 
-def _compact_row(row: Row) -> str:
+def _compact_row(row: Row, is_base: bool) -> str:
     mean, std, n = row.mean, row.std, len(row.by_status("complete"))
     cells = [row.label, row.roi.agg]
     for metric in MASK_METRICS:
@@ -50,7 +50,7 @@ def _compact_row(row: Row) -> str:
             cells.append(f"{mean[metric]:.1f} ± {std[metric]:.1f}")
         else:
             cells.append(f"{mean[metric]:.1f} (n={n})")
-    cells += ["baseline"] * 2 if is_gain_base(row.roi) else [_gains(row.gain), _gains(row.paper_gain)]
+    cells += ["baseline"] * 2 if is_base else [_gains(row.gain), _gains(row.paper_gain)]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -62,7 +62,8 @@ def _gains(gains: dict[str, float]) -> str:
 
 def run_description(run: Run) -> dict[str, Any]:
     """A run as the HParams sessions name it (the run description of its metrics.json)."""
-    return {"roi": run.roi.to_json(), "model": run.model, "stride": run.stride, "seed": run.seed}
+    record = run.record
+    return {"roi": record.roi.to_json(), "model": record.model, "stride": record.stride, "seed": record.seed}
 
 
 def write_tensorboard(tables: list[Table], out: Path) -> Path:

@@ -15,6 +15,10 @@ from roi_ablation.roi import REGISTRY, RoISettings
 from roi_ablation.roi.settings import GEOMETRY_DEFAULTS
 
 MASK_METRICS = ("AP", "AP50", "AP75")
+
+#: The paper's training schedule (Sec. 3.1): 160k iterations at 16 images per minibatch (8 GPUs x 2).
+PAPER_ITERATIONS, PAPER_IMAGES_PER_ITER = 160_000, 16
+DEFAULT_BASELINE = "pool/max"  # gains are over RoIPool (max), the paper's baseline in 2c and 2d, unless told otherwise
 BOX_METRICS = ("APbb", "APbb50", "APbb75")
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Layout:
     tail_columns: tuple[str, ...]
     paper_rows: tuple[PaperRow, ...]
     source: str
+    model: str | None = None  # the paper's network at this stride, as a `model=` preset
 
 
 def _row(method: str, aggs: tuple[str, ...], metrics: tuple[str, ...], *values: float) -> PaperRow:
@@ -61,6 +66,7 @@ TABLE_2C = Layout(
         _row("align", ("avg",), MASK_METRICS, 30.3, 51.2, 31.5),
     ),
     source="Mask R-CNN (He et al. 2017) Table 2c: ResNet-50-C4, stride 16, COCO minival, mask AP",
+    model="r50_c4",
 )
 
 # The paper's 2d names no aggregation; RoIPool is max by definition, and RoIAlign was
@@ -79,6 +85,7 @@ TABLE_2D = Layout(
         _row("align", ("avg", "max"), MASK_METRICS + BOX_METRICS, 30.9, 51.8, 32.1, 34.0, 55.3, 36.4),
     ),
     source="Mask R-CNN (He et al. 2017) Table 2d: ResNet-50-C5, stride 32, COCO minival, mask and box AP",
+    model="r50_c5",
 )
 
 
@@ -108,9 +115,9 @@ def is_preset(roi: RoISettings) -> bool:
     return all(getattr(roi, key) == spec.paper.get(key, GEOMETRY_DEFAULTS[key]) for key in spec.reads)
 
 
-def is_gain_base(roi: RoISettings) -> bool:
-    """The row gains are measured from: RoIPool (max), the paper's baseline in 2c and 2d."""
-    return is_preset(roi) and roi.method == "pool" and roi.agg == "max"
+def matches_key(roi: RoISettings, key: str) -> bool:
+    """Whether `key` names the row of `roi`: its variant key, or `method/agg` for a paper preset."""
+    return variant_key(roi) == key or (key == f"{roi.method}/{roi.agg}" and is_preset(roi))
 
 
 def paper_row(layout: Layout, roi: RoISettings) -> PaperRow | None:

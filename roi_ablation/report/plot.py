@@ -1,11 +1,12 @@
-"""The tables as figures: absolute mask AP (`tables.png`) and gains over RoIPool (`gains.png`).
+"""The tables as figures: absolute mask AP (`tables.png`) and gains over the baseline (`gains.png`).
 
 One panel per table (stride), one bar per metric and row. What each figure claims:
 - absolute: our mean with its sample std over seeds; one seed draws no error bar and
   says `n=1` under its row, so no bar reads as +-0. The paper's values are drawn only
   for COCO runs: on other data they are not comparable, and would squash ours;
-- gains: our gain over our RoIPool (max) row, with its paired 95% interval where the
-  table has one (`row.gain_ci`), beside the paper's gain over its own RoIPool.
+- gains: our gain over the table's baseline row (RoIPool (max) unless `--baseline` says
+  otherwise), with its paired 95% interval where the table has one (`row.gain_ci`),
+  beside the paper's gain over its value of the same row.
 The paper's bars are hatched in their metric's colour, right of ours. Drawn on the Agg canvas directly (no pyplot),
 so it works headless and leaves the process-wide matplotlib backend alone.
 """
@@ -22,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from roi_ablation.report.paper import MASK_METRICS, is_gain_base
+from roi_ablation.report.paper import MASK_METRICS
 from roi_ablation.report.tables import Row, Table
 
 DPI = 150
@@ -122,14 +123,14 @@ def _gain_ci(row: Row, metric: str) -> tuple[float, float] | None:
 
 
 def gains_figure(tables: list[Table]) -> Figure:
-    """Gain over RoIPool (max) per row: ours (with its 95% interval if known) beside the paper's."""
-    rows = [[row for row in t.rows if not is_gain_base(row.roi)] for t in tables]
+    """Gain over the baseline per row: ours (with its 95% interval if known) beside the paper's."""
+    rows = [[row for row in t.rows if row is not t.base] for t in tables]
     fig, axes = _figure(rows)
     for ax, table, shown in zip(axes, tables, rows, strict=True):
         _bars(ax, shown, lambda row, m: row.gain.get(m, np.nan), _gain_ci, lambda row, m: row.paper_gain.get(m, np.nan))
         ax.axhline(0, color="black", lw=0.8)
         ax.set_title(_title(table), fontsize=9)
-        ax.set_ylabel("gain over RoIPool (max), mask AP points")
+        ax.set_ylabel(f"gain over {table.base_title}, mask AP points")
     has_ci = any(_gain_ci(row, m) for t in tables for row in t.rows for m in MASK_METRICS)
     _legend(fig, True, "paired 95% interval over seeds" if has_ci else None)
     return fig

@@ -43,10 +43,10 @@ def render_provenance(
 def _table_section(table: Table) -> list[str]:
     runs = table.runs
     statuses = Counter(run.status for run in runs)
-    shas = Counter(run.git or "unknown" for run in runs if run.status != "missing")
-    devices = sorted({run.device for run in runs if run.device})
-    train = sum(run.train_s or 0.0 for run in runs)
-    evaluate = sum(run.eval_s or 0.0 for run in runs)
+    shas = Counter(run.record.git for run in runs if run.status != "missing")
+    devices = sorted({run.record.device for run in runs if run.measured and run.record.device})
+    train = sum(run.record.train_s for run in runs if run.measured)
+    evaluate = sum(run.record.eval_s for run in runs if run.measured)
     lines = [
         f"## {table.stem}",
         "",
@@ -61,9 +61,10 @@ def _table_section(table: Table) -> list[str]:
     lines += ["", "| run | status | seed | git | train_s | eval_s | command |", "|---|---|---|---|---|---|---|"]
     for run in runs:
         command = f"`{_train_command(run.overrides)}`" if run.overrides is not None else "unknown"
+        git, train_s, eval_s = (run.record.git, run.record.train_s, run.record.eval_s) if run.measured else ("", None, None)
         lines.append(
-            f"| `{display_path(run.path)}` | {run.status} | {run.seed} | {run.git or ''} | "
-            f"{_seconds(run.train_s)} | {_seconds(run.eval_s)} | {command} |"
+            f"| `{display_path(run.path)}` | {run.status} | {run.record.seed} | {git} | "
+            f"{_seconds(train_s)} | {_seconds(eval_s)} | {command} |"
         )
     return lines + [""]
 

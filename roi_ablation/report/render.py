@@ -30,7 +30,7 @@ def render_markdown(table: Table) -> str:
     head = [_HEADINGS.get(c, c) for c in lead] + list(metrics) + [
         "paper",
         "Δ vs paper",
-        "gain vs RoIPool",
+        f"gain vs {table.base_name}",
         f"gain {metrics[0]} 95% CI",
         "paper gain",
         "seeds",
@@ -43,7 +43,7 @@ def render_markdown(table: Table) -> str:
         f"data `{key.data}` · model `{key.model}` · stride {key.stride} · "
         f"{key.iterations} iterations. AP in %, mean ± sample std over complete seeds; "
         f"{' / '.join(metrics)} in the slash-separated columns. Gains are paired by seed: the mean "
-        "of the per-seed differences from RoIPool (max), with a 95% t interval (two seeds or more).",
+        f"of the per-seed differences from {table.base_title}, with a 95% t interval (two seeds or more).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -66,7 +66,7 @@ def render_markdown(table: Table) -> str:
     if key.data != "coco":
         lines.append(
             f"These runs use `data={key.data}`, not COCO: the paper columns are a reference, "
-            "so compare the gains over RoIPool (ours vs the paper's) rather than the deltas."
+            f"so compare the gains over {table.base_name} (ours vs the paper's) rather than the deltas."
         )
     lines += [
         "Rows after the paper's are extra variants (settings other than the paper's presets); "
@@ -82,7 +82,7 @@ def render_markdown(table: Table) -> str:
 def problem_lines(rows: list[Row]) -> list[str]:
     """One Markdown bullet per failed or missing run, saying which row it belongs to."""
     return [
-        f"- `{display_path(run.path)}` ({row.label}, {run.roi.agg}, seed {run.seed}): "
+        f"- `{display_path(run.path)}` ({row.label}, {run.record.roi.agg}, seed {run.record.seed}): "
         f"{run.status}: {run.error}"
         for row in rows
         for run in row.runs
@@ -92,7 +92,7 @@ def problem_lines(rows: list[Row]) -> list[str]:
 
 def describe(run: Run) -> str:
     """A one-line, plain-text description of a run for console output."""
-    line = f"{run.status:8} {display_path(run.path)} (seed {run.seed})"
+    line = f"{run.status:8} {display_path(run.path)} (seed {run.record.seed})"
     return f"{line}: {run.error}" if run.error else line
 
 
@@ -127,3 +127,12 @@ def _joined(record: dict[str, object], prefix: str, metrics: tuple[str, ...], si
     if all(v is None for v in values):
         return "–"
     return " / ".join("–" if v is None else (f"{v:+.1f}" if signed else f"{v:.1f}") for v in values)
+
+
+def why_unplaced(run: Run) -> str:
+    """A run that is in no table: what of its training setup is unknown, and why it is (its error)."""
+    record = run.record
+    setup = (("data", record.data), ("stride", record.stride), ("model", record.model), ("iterations", run.iterations))
+    unknown = "/".join(name for name, value in setup if value is None) or "setup"
+    line = f"{display_path(run.path)}: {unknown} unknown"
+    return f"{line} ({run.status}: {run.error})" if run.error else line

@@ -1,23 +1,25 @@
-"""Paired inference over seeds: mean differences with 95% t intervals (no scipy needed).
+"""Paired inference over seeds, and how many seeds a decision needs (scipy.stats).
 
 With the same seed every row starts from the same weights and sees the same batches
 (tests/engine/test_engine_pairing.py), so a row's gain over another is estimated from the
 per-seed differences, which cancel the seed's own luck. Two tables (strides) share no
 model, so a difference of their gains compares independent samples: Welch's interval.
+
+Planning reads a sweep as a pilot: if the effect and the per-seed spread were what the
+pilot measured, how likely is the 95% interval at `n` seeds to land where a rule decides
+(above a bound, below one, or inside two)? Those are the probabilities below; the claims'
+rules combine them (`claims.decision_power`).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from roi_ablation.report.collect import ReportError
-
-if TYPE_CHECKING:  # tables.py computes its gains with these functions
-    from roi_ablation.report.tables import Row
+from scipy import integrate
+from scipy import stats as dist
 
 CONFIDENCE = 0.95
 
@@ -37,29 +39,14 @@ class Estimate:
     seeds: tuple[int, ...]
 
 
-def t_cdf(t: float, df: float) -> float:
-    """Student's t distribution function, from the regularized incomplete beta function."""
-    if df <= 0:
-        raise ValueError(f"degrees of freedom must be > 0; got {df}")
-    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
-    return 1 - tail if t > 0 else tail
+def critical(df: float) -> float:
+    """The t value a two-sided 95% interval with `df` degrees of freedom reaches out to."""
+    return float(dist.t.ppf(0.5 + CONFIDENCE / 2, df))
 
 
-def t_quantile(p: float, df: float) -> float:
-    """The inverse of `t_cdf` (exact to float precision, by bisection): any df > 0."""
-    if not 0 < p < 1:
-        raise ValueError(f"p must be in (0, 1); got {p}")
-    if p < 0.5:
-        return -t_quantile(1 - p, df)
-    low, high = 0.0, 1.0
-    while t_cdf(high, df) < p:
-        low, high = high, 2 * high
-    for _ in range(200):
-        mid = (low + high) / 2
-        if mid in (low, high):
-            break
-        low, high = (mid, high) if t_cdf(mid, df) < p else (low, mid)
-    return (low + high) / 2
+def difference(a: float | None, b: float | None) -> float | None:
+    """`a - b`, or None when either is unknown (a paper value a table does not print)."""
+    return None if a is None or b is None else a - b
 
 
 def mean_interval(values: Sequence[float]) -> Estimate:
@@ -70,7 +57,7 @@ def mean_interval(values: Sequence[float]) -> Estimate:
     mean = statistics.fmean(values)
     if n < 2:
         return Estimate(mean, None, None, (n,))
-    half = _critical(n - 1) * statistics.stdev(values) / math.sqrt(n)
+    half = critical(n - 1) * statistics.stdev(values) / math.sqrt(n)
     return Estimate(mean, mean - half, mean + half, (n,))
 
 
@@ -86,76 +73,111 @@ def welch_interval(a: Sequence[float], b: Sequence[float]) -> Estimate:
     se = math.sqrt(va + vb)
     if se == 0:
         return Estimate(mean, mean, mean, seeds)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))  # Welch-Satterthwaite
-    half = _critical(df) * se
+    half = critical(_welch_df((va, vb), (len(a), len(b)))) * se
     return Estimate(mean, mean - half, mean + half, seeds)
 
 
-def paired_differences(row: Row, base: Row, metric: str) -> list[float]:
-    """`row - base` in `metric` for each seed complete in both rows, in seed order."""
-    ours, theirs = _by_seed(row, metric), _by_seed(base, metric)
+def interval(samples: Sequence[Sequence[float]]) -> Estimate:
+    """One sample: its mean's interval; two: Welch's interval of their difference."""
+    return mean_interval(samples[0]) if len(samples) == 1 else welch_interval(*samples)
+
+
+def paired_differences(ours: Mapping[int, float], theirs: Mapping[int, float]) -> list[float]:
+    """`ours - theirs` for each seed both have, in seed order."""
     return [ours[seed] - theirs[seed] for seed in sorted(ours.keys() & theirs.keys())]
 
 
-def paired_gain(row: Row, base: Row, metric: str) -> Estimate:
-    """The gain of `row` over `base`: the mean of the per-seed differences, with its interval."""
-    return mean_interval(paired_differences(row, base, metric))
+@dataclass(frozen=True)
+class Pilot:
+    """An effect as a sweep measured it, for planning: its mean and the per-seed sd of each sample.
+
+    One sample: paired per-seed differences, so `n` seeds give an interval with `n - 1`
+    degrees of freedom. Two: Welch's difference of two independent samples, `n` seeds each
+    (Welch-Satterthwaite degrees of freedom, so its probabilities are approximations).
+    """
+
+    mean: float
+    sds: tuple[float, ...]
+
+    @classmethod
+    def of(cls, samples: Sequence[Sequence[float]]) -> Pilot | None:
+        """The pilot of `interval(samples)`'s effect; None while a sample has under two values."""
+        if not samples or min(len(s) for s in samples) < 2:
+            return None
+        means = [statistics.fmean(s) for s in samples]
+        mean = means[0] if len(samples) == 1 else means[0] - means[1]
+        return cls(mean, tuple(statistics.stdev(s) for s in samples))
+
+    @property
+    def sd(self) -> float:
+        """The spread one seed (per sample) adds to the effect: sd of its per-seed estimate."""
+        return math.sqrt(sum(s * s for s in self.sds))
+
+    def se(self, n: int) -> float:
+        return self.sd / math.sqrt(n)
+
+    def df(self, n: int) -> float:
+        return n - 1.0 if len(self.sds) == 1 else _welch_df(tuple(s * s / n for s in self.sds), (n,) * len(self.sds))
 
 
-def gain_difference(row_a: Row, base_a: Row, row_b: Row, base_b: Row, metric: str) -> Estimate:
-    """(row_a - base_a) - (row_b - base_b), each gain paired by seed within its own table,
-    the two tables' per-seed gains compared as independent samples (Welch)."""
-    return welch_interval(paired_differences(row_a, base_a, metric), paired_differences(row_b, base_b, metric))
+def p_low_above(bound: float, pilot: Pilot, n: int) -> float:
+    """P(the interval's low end > bound) at `n` seeds: a one-sided t test's power (noncentral t)."""
+    se, df = pilot.se(n), pilot.df(n)
+    if se == 0:
+        return float(pilot.mean > bound)
+    return float(dist.nct.sf(critical(df), df, (pilot.mean - bound) / se))
 
 
-def _by_seed(row: Row, metric: str) -> dict[int, float]:
-    """The complete runs' values by seed; two complete runs of one seed cannot be paired."""
-    values: dict[int, float] = {}
-    for run in row.by_status("complete"):
-        if run.seed is None or metric not in run.metrics:
-            continue
-        if run.seed in values:
-            paths = ", ".join(str(r.path) for r in row.by_status("complete") if r.seed == run.seed)
-            raise ReportError(
-                f"{row.label} ({row.roi.agg}) has two complete runs with seed {run.seed} ({paths}); "
-                "pairing needs one run per seed: pass only one of these directories"
-            )
-        values[run.seed] = run.metrics[metric]
-    return values
+def p_high_below(bound: float, pilot: Pilot, n: int) -> float:
+    """P(the interval's high end < bound) at `n` seeds (noncentral t)."""
+    se, df = pilot.se(n), pilot.df(n)
+    if se == 0:
+        return float(pilot.mean < bound)
+    return float(dist.nct.cdf(-critical(df), df, (pilot.mean - bound) / se))
 
 
-def _critical(df: float) -> float:
-    return t_quantile(0.5 + CONFIDENCE / 2, df)
+def p_inside(low: float, high: float, pilot: Pilot, n: int) -> float:
+    """P(low < the interval's low end and its high end < high): TOST's power for (low, high).
 
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta I_x(a, b), by its continued fraction (Numerical Recipes 6.4)."""
-    if x <= 0:
+    Exact (Owen's integral): given the estimated standard error `s`, the mean must lie in
+    (low + c s, high - c s); integrate that normal probability over the distribution of `s`
+    (`se * chi_df / sqrt(df)`), up to where the band closes.
+    """
+    se, df = pilot.se(n), pilot.df(n)
+    if se == 0:
+        return float(low < pilot.mean < high)
+    c = critical(df)
+    v_max = math.sqrt(df) * (high - low) / (2 * c * se)
+    if v_max <= 0:
         return 0.0
-    if x >= 1:
-        return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1) / (a + b + 2):
-        return front * _beta_fraction(a, b, x) / a
-    return 1 - front * _beta_fraction(b, a, 1 - x) / b
+
+    def band(v: float) -> float:
+        half = c * se * v / math.sqrt(df)
+        inside = dist.norm.cdf((high - half - pilot.mean) / se) - dist.norm.cdf((low + half - pilot.mean) / se)
+        return float(inside * dist.chi.pdf(v, df))
+
+    value, _ = integrate.quad(band, 0.0, v_max, limit=200)
+    return min(max(value, 0.0), 1.0)
 
 
-def _beta_fraction(a: float, b: float, x: float) -> float:
-    """The continued fraction of I_x(a, b), evaluated by the modified Lentz method."""
-    tiny, eps = 1e-300, 1e-16
-    c, d = 1.0, 1 - (a + b) * x / (a + 1)
-    d = 1 / (d if abs(d) > tiny else tiny)
-    result = d
-    for m in range(1, 1000):
-        for numerator in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1 + numerator * d
-            d = 1 / (d if abs(d) > tiny else tiny)
-            c = 1 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            result *= c * d
-        if abs(c * d - 1) < eps:
-            break
-    return result
+def seeds_needed(power: Callable[[int], float], target: float, limit: int) -> int | None:
+    """The fewest seeds (two or more) whose `power` reaches `target`; None if `limit` does not.
+
+    Doubling, then bisection: power grows with the number of seeds, so a few dozen
+    evaluations find n even when it is in the thousands.
+    """
+    failing, n = 1, 2  # one seed gives no interval, so never a decision
+    while power(n) < target:
+        if n >= limit:
+            return None
+        failing, n = n, min(2 * n, limit)
+    while n - failing > 1:
+        mid = (failing + n) // 2
+        failing, n = (failing, mid) if power(mid) >= target else (mid, n)
+    return n
+
+
+def _welch_df(variances: tuple[float, ...], sizes: tuple[int, ...]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of independent variance estimates."""
+    spread = sum(v * v / (n - 1) for v, n in zip(variances, sizes, strict=True))
+    return sum(variances) ** 2 / spread if spread else float(sum(n - 1 for n in sizes))

@@ -12,19 +12,21 @@ import statistics
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from roi_ablation.report.collect import Run
+from roi_ablation.report.collect import ReportError, Run
 from roi_ablation.report.paper import (
+    DEFAULT_BASELINE,
     Layout,
     PaperRow,
-    is_gain_base,
     label,
     layout_for,
+    matches_key,
     paper_row,
     preset_settings,
     variant_key,
 )
-from roi_ablation.report.stats import paired_gain
-from roi_ablation.roi import REGISTRY, RoISettings
+from roi_ablation.report.stats import Estimate, difference, interval, paired_differences
+from roi_ablation.roi import REGISTRY
+from roi_ablation.roi.settings import RoISettings
 
 
 class TableKey(NamedTuple):
@@ -40,7 +42,7 @@ class TableKey(NamedTuple):
 class Row:
     """One RoI-layer variant of a table and the runs behind it."""
 
-    roi: RoiSettings
+    roi: RoISettings
     paper: PaperRow | None
     runs: list[Run] = field(default_factory=list)
     gain: dict[str, float] = field(default_factory=dict)
@@ -75,6 +77,28 @@ class Row:
         parts += [f"{len(self.by_status(s))} {s}" for s in ("failed", "interrupted", "missing") if self.by_status(s)]
         return ", ".join(parts)
 
+    def by_seed(self, metric: str) -> dict[int, float]:
+        """The complete runs' values by seed; two complete runs of one seed cannot be paired."""
+        values: dict[int, float] = {}
+        for run in self.by_status("complete"):
+            seed = run.record.seed
+            if seed is None or metric not in run.metrics:
+                continue
+            if seed in values:
+                paths = ", ".join(str(r.path) for r in self.by_status("complete") if r.record.seed == seed)
+                raise ReportError(
+                    f"{self.label} ({self.roi.agg}) has two complete runs with seed {seed} ({paths}); "
+                    "pairing needs one run per seed: pass only one of these directories"
+                )
+            values[seed] = run.metrics[metric]
+        return values
+
+    @property
+    def seconds_per_run(self) -> float | None:
+        """Mean measured train + eval seconds of the complete runs (what one more seed costs)."""
+        times = [run.record.train_s + run.record.eval_s for run in self.by_status("complete")]
+        return statistics.fmean(times) if times else None
+
     def _values(self) -> dict[str, list[float]]:
         values: dict[str, list[float]] = {}
         for run in self.by_status("complete"):
@@ -91,6 +115,24 @@ class Table:
     layout: Layout
     rows: list[Row]
     stem: str
+    baseline: str = DEFAULT_BASELINE  # the variant key gains are measured from (`--baseline`)
+    base: Row | None = None  # its row in this table, if it has one
+
+    @property
+    def base_name(self) -> str:
+        """How headings name the baseline: its row's label, "RoIPool" by default."""
+        if self.base is not None:
+            return self.base.label
+        method, _, agg = self.baseline.partition("/")
+        try:
+            return label(preset_settings(method, agg))  # a METHOD/AGG key: its preset's title
+        except ValueError:
+            return self.baseline  # a full variant key this table has no row for
+
+    @property
+    def base_title(self) -> str:
+        """The baseline with its aggregation, as the prose names it: "RoIPool (max)" by default."""
+        return f"{self.base_name} ({self.baseline.split('/')[1]})"
 
     @property
     def runs(self) -> list[Run]:
@@ -139,15 +181,20 @@ class Table:
             cells[m] = mean.get(m)
             cells[f"{m}_std"] = std.get(m)
             cells[f"paper_{m}"] = paper.get(m)
-            cells[f"delta_{m}"] = _diff(mean.get(m), paper.get(m))
+            cells[f"delta_{m}"] = difference(mean.get(m), paper.get(m))
             cells[f"gain_{m}"] = row.gain.get(m)
             cells[f"gain_{m}_low"], cells[f"gain_{m}_high"] = row.gain_ci.get(m, (None, None))
             cells[f"paper_gain_{m}"] = row.paper_gain.get(m)
         return {column: cells[column] for column in self.columns}
 
 
-def build_tables(runs: list[Run]) -> tuple[list[Table], list[Run]]:
-    """Group runs into tables; also return the runs whose setup could not be determined."""
+def build_tables(runs: list[Run], baseline: str | None = None) -> tuple[list[Table], list[Run]]:
+    """Group runs into tables; also return the runs whose setup could not be determined.
+
+    Gains are over `baseline` (a variant key, or `method/agg` for a layer's paper preset;
+    default RoIPool). A baseline given but found in no table with a complete run is a
+    `ReportError` listing the keys that are there.
+    """
     groups: dict[TableKey, list[Run]] = {}
     unplaced: list[Run] = []
     known = {_key(run) for run in runs if None not in _key(run)}
@@ -162,15 +209,24 @@ def build_tables(runs: list[Run]) -> tuple[list[Table], list[Run]]:
         groups.setdefault(key, []).append(run)
     keys = sorted(groups, key=lambda k: (k.stride, k.data, k.model, k.iterations))
     stems = _stems(keys)
-    tables = [_build(key, groups[key], stems[key]) for key in keys]
+    tables = [_build(key, groups[key], stems[key], baseline or DEFAULT_BASELINE) for key in keys]
+    if baseline is not None and tables and not any(t.base and t.base.by_status("complete") for t in tables):
+        available = sorted({row.variant for t in tables for row in t.rows if row.by_status("complete")})
+        raise ReportError(f"baseline {baseline!r} is no row with a complete run; the rows' variant keys: "
+                          f"{', '.join(available)} (or METHOD/AGG for a layer's paper preset, e.g. pool/max)")
     return tables, unplaced
 
 
-def _build(key: TableKey, runs: list[Run], stem: str) -> Table:
+def paired_gain(row: Row, base: Row, metric: str) -> Estimate:
+    """The gain of `row` over `base`: the mean of the per-seed differences, with its interval."""
+    return interval([paired_differences(row.by_seed(metric), base.by_seed(metric))])
+
+
+def _build(key: TableKey, runs: list[Run], stem: str, baseline: str) -> Table:
     layout = layout_for(key.stride)
-    by_variant: dict[RoiSettings, Row] = {}
+    by_variant: dict[RoISettings, Row] = {}
     for run in runs:
-        roi = run.roi.normalized()
+        roi = run.record.roi.normalized()
         by_variant.setdefault(roi, Row(roi, paper_row(layout, roi))).runs.append(run)
     rows: list[Row] = []
     for paper in layout.paper_rows:
@@ -180,14 +236,14 @@ def _build(key: TableKey, runs: list[Run], stem: str) -> Table:
     extras = [r for r in by_variant.values() if r.paper is None]
     extras.sort(key=lambda r: (_order(r.roi), r.roi.method, r.variant))
     rows += extras
-    _fill_gains(rows, layout)
-    return Table(key=key, layout=layout, rows=rows, stem=stem)
+    base = next((r for r in rows if matches_key(r.roi, baseline)), None)
+    _fill_gains(rows, layout, base)
+    return Table(key=key, layout=layout, rows=rows, stem=stem, baseline=baseline, base=base)
 
 
-def _fill_gains(rows: list[Row], layout: Layout) -> None:
-    """Gains over RoIPool (max): ours paired by seed (mean of the per-seed differences, 95% t
-    interval when there are two or more seeds), the paper's over its own baseline row."""
-    base = next((r for r in rows if is_gain_base(r.roi)), None)
+def _fill_gains(rows: list[Row], layout: Layout, base: Row | None) -> None:
+    """Gains over `base`: ours paired by seed (mean of the per-seed differences, 95% t
+    interval when there are two or more seeds), the paper's over the paper's value of that row."""
     base_paper = base.paper.values if base and base.paper else {}
     for row in rows:
         paper = row.paper.values if row.paper else {}
@@ -196,7 +252,7 @@ def _fill_gains(rows: list[Row], layout: Layout) -> None:
                 row.gain[m] = gain.mean
                 if gain.low is not None and gain.high is not None:
                     row.gain_ci[m] = (gain.low, gain.high)
-            if (paper_gain := _diff(paper.get(m), base_paper.get(m))) is not None:
+            if (paper_gain := difference(paper.get(m), base_paper.get(m))) is not None:
                 row.paper_gain[m] = paper_gain
 
 
@@ -219,17 +275,13 @@ def _stems(keys: list[TableKey]) -> dict[TableKey, str]:
 
 
 def _key(run: Run) -> TableKey:
-    return TableKey(run.data, run.stride, run.model, run.iterations)
+    return TableKey(run.record.data, run.record.stride, run.record.model, run.iterations)
 
 
 def _order(roi: RoISettings) -> int:
     """Registration order: the paper's layers first, then the ones registered after them."""
     spec = REGISTRY.get(roi.method)
     return spec.order if spec else len(REGISTRY)
-
-
-def _diff(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
 
 
 def _check(flag: bool | None) -> str | None:

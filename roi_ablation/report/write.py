@@ -1,4 +1,4 @@
-"""``write_report``: run directories -> the paper's tables, figures, claims and provenance.
+"""``write_report``: run directories -> the paper's tables, figures, claims, power plan and provenance.
 
 The one report pipeline, called by ``roi-ablation-tables`` and by the sweep callback alike.
 """
@@ -12,8 +12,9 @@ from roi_ablation.report.claims import write_claims
 from roi_ablation.report.collect import ReportError, Run, collect
 from roi_ablation.report.dashboard import write_tensorboard
 from roi_ablation.report.plot import plot_gains, plot_tables
+from roi_ablation.report.power import GPU_CHECK, GpuCheck, Plan, plan, read_gpu_check, write_power
 from roi_ablation.report.provenance import render_provenance
-from roi_ablation.report.render import render_markdown, write_csv
+from roi_ablation.report.render import render_markdown, why_unplaced, write_csv
 from roi_ablation.report.tables import Table, build_tables
 
 
@@ -24,6 +25,8 @@ class Report:
     runs: list[Run]
     tables: list[Table]
     unplaced: list[Run]
+    plans: list[Plan] = field(default_factory=list)
+    gpu: GpuCheck = field(default_factory=lambda: GpuCheck({}))
     written: list[Path] = field(default_factory=list)
 
     @property
@@ -32,18 +35,23 @@ class Report:
         return [run for run in self.runs if run.status != "complete"]
 
 
-def write_report(dirs: list[Path], out: Path, command: str) -> Report:
+def write_report(dirs: list[Path], out: Path, command: str, baseline: str | None = None,
+                 gpu_check: Path = GPU_CHECK) -> Report:
     """Read every run under ``dirs`` and write the report into ``out``; ``command`` goes into the provenance.
 
-    Raises ``ReportError`` for a directory without runs, or when no run says which data
-    set and model it used.
+    ``baseline``: the variant key gains are measured from (default RoIPool); ``gpu_check``:
+    the gpu_check.json whose step times price the power plan in GPU hours, if it exists.
+    Raises ``ReportError`` for a directory without runs, an unknown baseline, or when no
+    run says which data set and stride it used (naming each run and why).
     """
     collection = collect(dirs)
-    tables, unplaced = build_tables(collection.runs)
+    tables, unplaced = build_tables(collection.runs, baseline)
     if not tables:
-        raise ReportError("no run says which data set and stride it used")
+        raise ReportError("no run says which data set and stride it used:\n"
+                          + "\n".join(f"  {why_unplaced(run)}" for run in unplaced))
     out.mkdir(parents=True, exist_ok=True)
-    report = Report(collection.runs, tables, unplaced)
+    gpu = read_gpu_check(gpu_check)
+    report = Report(collection.runs, tables, unplaced, plan(tables, gpu), gpu)
     for table in tables:
         report.written.append(write_csv(table, out / f"{table.stem}.csv"))
         markdown = out / f"{table.stem}.md"
@@ -51,6 +59,7 @@ def write_report(dirs: list[Path], out: Path, command: str) -> Report:
         report.written.append(markdown)
     report.written += [plot_tables(tables, out / "tables.png"), plot_gains(tables, out / "gains.png")]
     report.written += write_claims(tables, out)
+    report.written += write_power(report.plans, gpu, out)
     provenance = out / "provenance.md"
     provenance.write_text(render_provenance(tables, unplaced, collection.sweeps, command), encoding="utf-8")
     report.written += [provenance, write_tensorboard(tables, out)]

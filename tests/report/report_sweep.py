@@ -34,7 +34,7 @@ def write_run(
     (run / ".hydra").mkdir(parents=True)
     config = {
         "roi": {**roi_cfg, "mask": {}},
-        "model": {"name": MODELS[stride], "stride": stride},
+        "model": {"name": MODELS[stride]},  # no stride: it is measured, and only metrics.json has it
         "data": {"name": data},
         "train": {"max_iter": 300},
         "seed": seed,

@@ -9,7 +9,7 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 from PIL import Image
 
 from roi_ablation.report import build_tables, collect
-from roi_ablation.report.paper import MASK_METRICS, is_gain_base
+from roi_ablation.report.paper import MASK_METRICS
 from roi_ablation.report.plot import gains_figure, plot_gains, plot_tables, tables_figure
 from roi_ablation.report.tables import Table
 
@@ -49,7 +49,7 @@ def test_gains_figure_has_ours_beside_the_papers_and_draws_intervals_when_known(
     bars = [c for c in ax.containers if isinstance(c, BarContainer)]
     assert len(bars) == 2 * len(MASK_METRICS)  # ours and the paper's, per metric
     assert not any("RoIPool\nmax" in tick.get_text() for tick in ax.get_xticklabels())  # the baseline is the zero line
-    shown = [r for r in tables[0].rows if not is_gain_base(r.roi)]
+    shown = [r for r in tables[0].rows if r is not tables[0].base]
     assert _errorbars(ax) == sum(m in r.gain_ci for r in shown for m in MASK_METRICS) > 0  # paired intervals
     row = next(r for r in shown if r.gain_ci)
     saved = row.gain_ci

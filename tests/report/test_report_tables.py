@@ -93,7 +93,10 @@ def test_failed_and_missing_runs_are_marked_not_dropped(out: Path) -> None:
 def test_missing_run_placed_from_its_hydra_config(sweep: Path) -> None:
     missing = [run for run in collect([sweep]).runs if run.status == "missing"]
     assert len(missing) == 1
-    assert (missing[0].roi.method, missing[0].roi.agg, missing[0].stride, missing[0].seed) == ("align", "avg", 16, 2)
+    record = missing[0].record
+    assert (record.roi.method, record.roi.agg, record.stride, record.seed) == ("align", "avg", None, 2)
+    tables, _ = build_tables(collect([sweep]).runs)  # its model and data name the one stride they were run at
+    assert missing[0].path in [run.path for run in tables[0].runs] and tables[0].key.stride == 16
 
 
 def test_markdown_plot_and_provenance(out: Path) -> None:
@@ -197,13 +200,19 @@ def test_a_user_layer_gets_its_registry_title_and_flags(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("change", [{"segm": "abc"}, {"segm": None, "bbox": None}, {"status": "done"},
                                     {"roi": "align"}, {"segm": {"AP": float("nan")}}, {"seed": "one"}])
-def test_a_malformed_record_is_a_failed_run_with_the_reason(tmp_path: Path, change: dict) -> None:
+def test_a_malformed_record_is_a_failed_run_with_the_reason(
+    tmp_path: Path, change: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     run = write_run(tmp_path, "align_avg", roi("align", "avg"), 0, mask_ap=(30.0, 50.0, 31.0))
     record = json.loads((run / "metrics.json").read_text())
     (run / "metrics.json").write_text(json.dumps({**record, **change}))
     (loaded,) = collect([tmp_path]).runs
     assert loaded.status == "failed" and loaded.error.startswith("malformed metrics.json: ")
-    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    # its only run lost its stride with its record: exit 2, naming the run and why, no traceback
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("roi-ablation-tables: error: no run says which data set and stride it used:\n")
+    assert f"  {run}: stride unknown (failed: malformed metrics.json: " in err and "Traceback" not in err
 
 
 def test_a_run_stopped_early_is_placed_in_the_table_of_its_schedule(tmp_path: Path) -> None:
