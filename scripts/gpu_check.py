@@ -1,39 +1,66 @@
-"""One command for a lent GPU: what a CPU cannot measure, as DIR/gpu_check.json and DIR/gpu_check.md.
+"""One command for a lent GPU: what a CPU cannot measure, in one JSON (and a Markdown page).
 
-    python scripts/gpu_check.py --out outputs/gpu_check                   # one CUDA device, within 8 minutes
-    python scripts/gpu_check.py --out /tmp/gpu_check --device cpu --tiny  # the same code path at toy sizes
+    python scripts/gpu_check.py                                  # CUDA: outputs/gpu_check/gpu_check.json, < 8 min on one H100
+    python scripts/gpu_check.py --device cpu --out DIR           # rehearsal: ResNet-50 at reduced image size and RoI counts
+    python scripts/gpu_check.py --device cpu --tiny --out DIR    # toy sizes: the same code path for the test suite
 
-Four items, in this order, each within its share of what is left of ``--budget-s``; a row
-that would start after its item's deadline is skipped, and the JSON says so and why:
+On the GPU machine's image (no Hydra, omegaconf or pycocotools) install the wheelhouse
+first: ``scripts/build_wheelhouse.py`` builds it, and prints the line. Sections, in this
+order, each within its share of ``--budget-s``; whatever does not fit (a row that would
+start after its section's deadline, a section the device cannot run) is skipped, and the
+JSON says so and why:
 
-(a) ``equality``: every registered layer and aggregation, forward and backward, on the
-    device against the CPU, at the bench_roi.py workloads (the paper's settings of each
-    layer) and on random boxes (off the map, zero-size, adaptive grids, ``aligned``);
-(b) ``roi_timing``: forward + backward of every layer against ``torchvision.ops.roi_align``
-    and ``roi_pool`` on the same device, at the bench_roi.py workloads, as ratios;
-(c) ``training``: 30 iterations each of ``r50_c4``, ``r50_c5`` and ``r50_fpn`` at the
-    paper's settings (``train=1x``: AMP; 2 images per GPU, 800 px short side) on synthetic
-    images, through the engine's training stack (``build_training``, ``Trainer.step``):
-    median s/iter after warm-up and peak device memory, and ``r50_fpn`` again with
-    torchvision's stock pooler. The trunk is loaded from a local file of randomly
-    initialised weights, so it is frozen as an ImageNet trunk is in ``table2c`` (frozen BN,
-    stem and res2) and nothing is downloaded;
-(d) ``torchrun``: ``torchrun --nproc_per_node=1`` of this script's worker, which joins an
-    NCCL process group (gloo on the CPU), checks an all-reduce and runs DDP training steps.
+``equality``
+    Every RoI layer that torchvision has a kernel for, against that kernel on the same
+    device, forward output and feature gradient (max abs error): RoIPool max vs
+    ``roi_pool``; RoIAlign avg vs ``roi_align`` with ``aligned`` False and True (and the
+    adaptive sampling ratio); the FPN pooler vs ``MultiScaleRoIAlign``. At the presets'
+    own shapes and on random awkward boxes. On CUDA also every ``configs/roi`` layer on
+    the device against the same layer on the CPU (the layers torchvision lacks).
+``roi_layers``
+    Forward + backward of every ``configs/roi`` layer (and any other registered layer
+    and aggregation), and of torchvision's kernels, at the presets' shapes, read from the
+    built models: C4 box and mask (14x14, 1024 channels), C5 box (7x7, 2048 channels,
+    stride 32) and mask, FPN box (7x7x256 over four levels) and mask; RoIs per call =
+    the preset's sampled RoIs per image x 2 images (mask: the positive fraction of them).
+    Median time, peak memory of one call, and the number of tensor ops (and CUDA
+    kernels) one call issues, counted by the profiler.
+``training``
+    A few iterations of every row of Table 2c (``configs/roi/*.yaml`` on ``r50_c4``) and
+    Table 2d (its sweep's rows on ``r50_c5``), ``align_avg`` on ``r50_fpn``, and
+    torchvision's stock pooler (``MultiScaleRoIAlign``) on C4, C5 and FPN, through the
+    engine's training stack (``build_training``, ``Trainer.step``; AMP as the schedule
+    says) on synthetic images at 2 images per device: median s/iter after warm-up and
+    peak memory. The top-level ``training`` list holds one object per measured row,
+    ``{model, roi, variant, s_per_iter, images_per_iter, peak_mem_mb}``: the contract
+    that ``scripts/project_cost.py`` and the report's power planning read.
+``amp``
+    The engine's mixed precision (CUDA: fp16 autocast + GradScaler; CPU: bf16), and on the
+    CPU the fp16 + GradScaler code path forced where torch supports it: losses, the loss
+    scale per step, the dtype the RoI layer sees, parameters updated.
+``torchrun``
+    The real ``roi_ablation/train.py`` (``roi-ablation-train``) under
+    ``torchrun --nproc_per_node=2`` for a few iterations with evaluation: rank 0 composes
+    Hydra and hands the config out, DDP trains, evaluation is gathered. gloo on the CPU and
+    when both ranks share one GPU (NCCL refuses that), NCCL with a GPU per rank.
 
-``--device cpu`` compares the CPU with itself in (a), so there (a) only shows that the
-code runs; ``--tiny`` shrinks every size so that the whole check takes under a minute on
-a CPU (the test suite runs it). ``scripts/project_cost.py --from DIR/gpu_check.json``
-turns (c) into GPU-hours for the paper-scale sweeps.
+The trunk is a local file of randomly initialised ResNet-50 weights loaded as if
+pretrained (frozen BN, stem and res2 frozen, as ``table2c``'s ImageNet trunk), so nothing
+is downloaded. ``--device cpu`` is a rehearsal of the code path: its figures are CPU
+figures, and its torchvision equality is CPU-vs-CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import importlib.metadata
 import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -46,74 +73,89 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.distributed as dist
-import torchvision
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import Dataset
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the package from this checkout, installed or not (the GPU image has it only here)
+    sys.path.insert(1, str(ROOT))
 
-from bench_model import stock_copy  # sibling scripts: this file runs as a script (and under torchrun)
-from bench_roi import WORKLOADS, Workload, make_inputs, median_times, paper_geometry, runner, variants
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+from torchvision.ops import MultiScaleRoIAlign, roi_align, roi_pool  # noqa: E402
 
-from roi_ablation.config import compose_config, resolve
-from roi_ablation.data import collate_fn
-from roi_ablation.engine.build import Components, build_training
-from roi_ablation.engine.distributed import DistContext
-from roi_ablation.engine.trainer import Trainer, autocast_dtype
-from roi_ablation.models import build_model
-from roi_ablation.models.backbones import resnet_trunk
-from roi_ablation.roi import extract
+from bench_model import stock_copy  # noqa: E402  (sibling script: this file runs as a script)
+from bench_roi import paper_geometry, variants  # noqa: E402
 
-#: Tolerances of device == CPU: outputs are short sums; gradients add up many RoIs' shares.
+from roi_ablation.config import CONFIG_DIR, compose_config, resolve  # noqa: E402
+from roi_ablation.data import collate_fn  # noqa: E402
+from roi_ablation.engine import distributed  # noqa: E402
+from roi_ablation.engine.build import Components, build_training  # noqa: E402
+from roi_ablation.engine.distributed import DistContext  # noqa: E402
+from roi_ablation.engine.trainer import autocast_dtype  # noqa: E402
+from roi_ablation.models import build_model  # noqa: E402
+from roi_ablation.models.backbones import resnet_trunk  # noqa: E402
+from roi_ablation.report.paper import variant_key  # noqa: E402
+from roi_ablation.roi import RoISettings, extract  # noqa: E402
+from roi_ablation.roi.poolers import RoIPooler  # noqa: E402
+
+SCHEMA = 2
+#: ours vs torchvision (or device vs CPU): outputs are short sums; gradients add up many RoIs' shares.
 OUTPUT_TOL = {"rtol": 1e-5, "atol": 1e-5}
 GRAD_TOL = {"rtol": 1e-4, "atol": 1e-4}
-#: Geometry of the random-box rows: adaptive grids and the half-pixel offset, unlike the paper's.
-RANDOM_GEOMETRY = {"sampling_ratio": 0, "aligned": True, "layout": "center"}
 PRESETS = ("r50_c4", "r50_c5", "r50_fpn")
-STOCK = "torchvision MultiScaleRoIAlign"
+IMAGES_PER_DEVICE = 2  # the paper's 16 images over 8 GPUs
 COCO_CLASSES = 81  # 80 categories and the background
+STOCK = "stock"
 
 
 @dataclass(frozen=True)
-class Sizes:
-    """Everything ``--tiny`` shrinks."""
+class Mode:
+    """The sizes of one kind of run (CUDA at the paper's sizes, the CPU rehearsal, the test suite's toy)."""
 
-    workloads: dict[str, Workload]
-    random_rois: int
-    timing_repeats: int
+    name: str
+    budget_s: float
     image_hw: tuple[int, int]  # synthetic images before the model's resize (COCO's 480x640 -> 800x1067)
     model_overrides: tuple[str, ...]
     classes: int
+    timing_repeats: int
+    random_rois: int
     iterations: int
     warmup: int
-    smoke_iterations: int
+    amp_steps: int
+    smoke: tuple[str, ...]  # overrides of the torchrun run of train.py (besides model, data, device)
+    # Seconds each section may take at most (the last one takes what is left), in run order.
+    caps: tuple[tuple[str, float], ...]
 
 
-PAPER = Sizes(workloads=dict(WORKLOADS), random_rois=512, timing_repeats=7, image_hw=(480, 640), model_overrides=(),
-              classes=COCO_CLASSES, iterations=30, warmup=5, smoke_iterations=5)
-TINY = Sizes(
-    workloads={
-        "box-tiny": Workload("box head, C=16, 7x7", 16, 24, 7, 16, image_hw=(128, 160)),
-        "mask-tiny": Workload("mask head, C=16, 14x14", 16, 8, 14, 16, image_hw=(128, 160)),
-        "s32-tiny": Workload("stride 32, C=32, 7x7", 32, 24, 7, 32, image_hw=(128, 160)),
-    },
-    random_rois=32,
-    timing_repeats=2,
-    image_hw=(48, 64),
-    model_overrides=("model.backbone.depth=null", "model.backbone.widths=[8,8,16,16]", "model.backbone.blocks=[1,1,1,1]",
-                     "model.heads.mask_dim=8", "model.heads.representation_size=32", "model.heads.mask_layers=[8]",
-                     "model.heads.fpn_channels=8", "model.detector.min_size=64", "model.detector.max_size=96",
-                     "model.detector.rpn_pre_nms_top_n_train=100", "model.detector.rpn_post_nms_top_n_train=32",
-                     "model.detector.rpn_batch_size_per_image=32", "model.detector.box_batch_size_per_image=8"),
-    classes=5,
-    iterations=3,
-    warmup=1,
-    smoke_iterations=2,
-)
+CPU_REDUCED = ("model.detector.min_size=320", "model.detector.max_size=448",
+               "model.detector.rpn_pre_nms_top_n_train=600", "model.detector.rpn_post_nms_top_n_train=200",
+               "model.detector.rpn_pre_nms_top_n_test=300", "model.detector.rpn_post_nms_top_n_test=50",
+               "model.detector.box_batch_size_per_image=16")
+TINY_MODEL = ("model.backbone.depth=null", "model.backbone.widths=[8,8,16,16]", "model.backbone.blocks=[1,1,1,1]",
+              "model.heads.mask_dim=8", "model.heads.representation_size=32", "model.heads.mask_layers=[8]",
+              "model.heads.fpn_channels=8", "model.detector.min_size=64", "model.detector.max_size=96",
+              "model.detector.rpn_pre_nms_top_n_train=100", "model.detector.rpn_post_nms_top_n_train=32",
+              "model.detector.rpn_pre_nms_top_n_test=50", "model.detector.rpn_post_nms_top_n_test=16",
+              "model.detector.box_batch_size_per_image=8")
+MODES = {
+    "cuda": Mode("cuda", 480.0, (480, 640), (), COCO_CLASSES, timing_repeats=5, random_rois=512, iterations=8, warmup=2,
+                 amp_steps=4, smoke=("data.num_train=16", "data.num_val=8", "train.max_iter=4", "train.batch_size=4",
+                                     "train.num_workers=2"),
+                 caps=(("equality", 45), ("roi_layers", 100), ("training", 200), ("amp", 30), ("torchrun", 150))),
+    "cpu": Mode("cpu", 3600.0, (240, 320), CPU_REDUCED, COCO_CLASSES, timing_repeats=2, random_rois=128, iterations=4,
+                warmup=1, amp_steps=3, smoke=("data.num_train=8", "data.num_val=4", "train.max_iter=2",
+                                              "train.batch_size=2", "train.num_workers=1"),
+                caps=(("equality", 300), ("roi_layers", 600), ("training", 1800), ("amp", 300), ("torchrun", 600))),
+    "tiny": Mode("tiny", 600.0, (48, 64), TINY_MODEL, 5, timing_repeats=1, random_rois=32, iterations=2, warmup=1,
+                 amp_steps=2, smoke=("data.num_train=8", "data.num_val=4", "data.image_size=64", "train.max_iter=2",
+                                     "train.batch_size=2", "train.num_workers=0"),
+                 caps=(("equality", 60), ("roi_layers", 60), ("training", 200), ("amp", 60), ("torchrun", 200))),
+}
+
+
+# ----------------------------------------------------------------------------- budget and rows
 
 
 class Budget:
-    """Wall-clock budget of the whole check; each item gets a share of what is left."""
+    """Wall-clock budget of the whole check."""
 
     def __init__(self, seconds: float) -> None:
         self.start, self.seconds = time.perf_counter(), seconds
@@ -121,9 +163,9 @@ class Budget:
     def left(self) -> float:
         return self.seconds - (time.perf_counter() - self.start)
 
-    def deadline(self, share: float) -> float:
-        """A ``perf_counter`` time: ``share`` of what is left from now."""
-        return time.perf_counter() + max(0.0, self.left()) * share
+    def section_deadline(self, cap: float, reserved: float) -> float:
+        """A ``perf_counter`` time: at most ``cap`` seconds from now, leaving ``reserved`` for later sections."""
+        return time.perf_counter() + max(0.0, min(cap, self.left() - reserved))
 
 
 class OutOfTime(Exception):
@@ -131,129 +173,376 @@ class OutOfTime(Exception):
 
 
 def skipped(reason: str, **fields: Any) -> dict[str, Any]:
-    return {"status": "skipped", "reason": reason, **fields}
+    return {**fields, "status": "skipped", "reason": reason}
 
 
-def failed(error: BaseException) -> dict[str, Any]:
-    return {"status": "failed", "reason": f"{type(error).__name__}: {error}".splitlines()[0],
-            "traceback": traceback.format_exc(limit=6)}
+def failed(error: BaseException, **fields: Any) -> dict[str, Any]:
+    return {**fields, "status": "failed", "reason": f"{type(error).__name__}: {error}".splitlines()[0][:500],
+            "traceback": traceback.format_exc(limit=8)}
 
 
-def rows_until(deadline: float, rows: list[Any], run: Callable[[Any], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def rows_until(deadline: float, rows: list[dict[str, Any]], run: Callable[[dict[str, Any]], dict[str, Any]]
+               ) -> Iterator[dict[str, Any]]:
     """``run(row)`` for each row while time is left; rows past the deadline are skipped rows."""
     for row in rows:
         if time.perf_counter() > deadline:
-            yield skipped("time budget: this item's share was used up before this row", **row)
+            yield skipped("time budget: this section's share was used up before this row", **row)
             continue
         try:
             yield {**row, "status": "measured", **run(row)}
         except OutOfTime as error:
             yield skipped(str(error), **row)
         except Exception as error:  # one failing row must not cost the rest of the GPU time
-            yield {**row, **failed(error)}
+            yield failed(error, **row)
 
 
-def item_status(rows: list[dict[str, Any]]) -> str:
-    """``measured`` if every row was, ``failed`` if any failed, else ``partial``."""
+def section_status(rows: list[dict[str, Any]]) -> str:
+    """``measured`` if every row was, ``failed`` if any failed, ``skipped`` if none ran, else ``partial``."""
     states = {r["status"] for r in rows}
-    return "failed" if "failed" in states else "measured" if states == {"measured"} else "partial"
+    if "failed" in states:
+        return "failed"
+    if states == {"measured"}:
+        return "measured"
+    return "skipped" if states <= {"skipped"} else "partial"
 
 
-# ----------------------------------------------------------------------------- (a) device == CPU
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def random_boxes(w: Workload, count: int, seed: int) -> torch.Tensor:
-    """``[count, 5]`` RoIs of every awkward kind: off the map, zero-size, reversed, huge."""
+# ----------------------------------------------------------------------------- memory
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        match = re.search(rf"^{field}:\s+(\d+) kB", status.read(), re.MULTILINE)
+    if match is None:
+        raise OSError(f"/proc/self/status has no {field}")
+    return int(match.group(1))
+
+
+def memory_method(device: torch.device) -> str:
+    if device.type == "cuda":
+        return "cuda: torch.cuda.max_memory_allocated during the block, minus memory_allocated before it"
+    threshold = os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    return ("cpu: peak RSS (VmHWM, reset through /proc/self/clear_refs) during the block minus RSS before it, "
+            + (f"glibc MALLOC_MMAP_THRESHOLD_={threshold} (large blocks unmapped on free, RSS follows live memory)"
+               if threshold else "glibc's default heap (freed blocks may be reused unseen: a lower bound)"))
+
+
+class PeakMemory:
+    """Peak memory (MiB) a ``with`` block adds over what was live when it started; ``mib`` None if not measurable."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.mib, self.error = device, None, None
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            sync(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return self
+        try:
+            with contextlib.suppress(OSError, AttributeError):
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
+            self.base = _status_kib("VmRSS")
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")  # resets VmHWM to the current RSS
+        except OSError as error:
+            self.error = f"not measured: {error}"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.device.type == "cuda":
+            sync(self.device)
+            self.mib = (torch.cuda.max_memory_allocated(self.device) - self.base) / 2**20
+        elif self.error is None:
+            with contextlib.suppress(OSError):
+                self.mib = (_status_kib("VmHWM") - self.base) / 2**10
+
+
+# ----------------------------------------------------------------------------- the presets' shapes
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One RoI call of a preset: its feature maps, output size and number of RoIs."""
+
+    key: str  # e.g. r50_c4/box
+    channels: int
+    output: int
+    rois: int
+    levels: tuple[tuple[str, int], ...]  # (feature map name, stride), finest first
+    batch_hw: tuple[int, int]  # the padded image batch the maps come from
+
+    @property
+    def multi_level(self) -> bool:
+        return len(self.levels) > 1
+
+    def describe(self) -> dict[str, Any]:
+        maps = {name: [math.ceil(self.batch_hw[0] / s), math.ceil(self.batch_hw[1] / s)] for name, s in self.levels}
+        return {"shape": self.key, "channels": self.channels, "output": self.output, "rois": self.rois,
+                "strides": [s for _, s in self.levels], "maps_hw": maps, "images": IMAGES_PER_DEVICE}
+
+
+def preset_settings(preset: str, mode: Mode, roi: str = "align_avg", extra: tuple[str, ...] = ()) -> Any:
+    return resolve(compose_config([f"model={preset}", f"roi={roi}", *mode.model_overrides, *extra]))
+
+
+def preset_shapes(preset: str, mode: Mode) -> list[Shape]:
+    """The box and mask RoI calls of ``preset``, read off the built model (CPU) at ``mode``'s sizes."""
+    settings = preset_settings(preset, mode)
+    model = build_model(settings.model, settings.roi, num_classes=mode.classes).eval()
+    images = [torch.zeros(3, *mode.image_hw) for _ in range(IMAGES_PER_DEVICE)]
+    with torch.no_grad():
+        batch = model.transform(images)[0].tensors
+        probe = model.backbone(torch.zeros(1, 3, 256, 256))
+    if isinstance(probe, torch.Tensor):  # one map (C4, C5): MaskRCNN names it "0"
+        probe = {"0": probe}
+    batch_hw = (int(batch.shape[-2]), int(batch.shape[-1]))
+    heads = model.roi_heads
+    box_rois = heads.fg_bg_sampler.batch_size_per_image * IMAGES_PER_DEVICE
+    mask_rois = max(1, int(box_rois * heads.fg_bg_sampler.positive_fraction))  # masks: positive RoIs only (at most)
+    shapes = []
+    for head, pooler, rois in (("box", heads.box_roi_pool, box_rois), ("mask", heads.mask_roi_pool, mask_rois)):
+        names = list(pooler.featmap_names)
+        levels = tuple((name, round(256 / probe[name].shape[-1])) for name in names)
+        shapes.append(Shape(f"{preset}/{head}", int(probe[names[0]].shape[1]), int(pooler.output_size[0]), rois,
+                            levels, batch_hw))
+    return shapes
+
+
+def make_inputs(shape: Shape, device: torch.device, seed: int = 0, awkward: int = 0
+                ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+    """Feature maps and per-image boxes: log-uniform sizes 16-512 px as an RPN emits, or ``awkward`` random ones."""
     g = torch.Generator().manual_seed(seed)
-    height, width = w.image_hw
-    xy = torch.rand(count, 2, generator=g) * torch.tensor([width * 1.2, height * 1.2]) - torch.tensor([width, height]) * 0.1
-    wh = torch.rand(count, 2, generator=g) * torch.tensor([width, height]) * 0.8
-    wh[: count // 8] = 0  # zero-size boxes
-    wh[count // 8 : count // 4] *= -0.05  # slightly reversed boxes
-    batch = torch.randint(w.images, (count, 1), generator=g).float()
-    return torch.cat([batch, xy, xy + wh], dim=1)
+    height, width = shape.batch_hw
+    features = {name: torch.randn(IMAGES_PER_DEVICE, shape.channels, math.ceil(height / s), math.ceil(width / s),
+                                  generator=g) for name, s in shape.levels}
+    count = awkward or shape.rois
+    per_image = [count // IMAGES_PER_DEVICE + (i < count % IMAGES_PER_DEVICE) for i in range(IMAGES_PER_DEVICE)]
+    boxes = []
+    for n in per_image:
+        if awkward:  # off the map, zero-size, slightly reversed, huge
+            xy = torch.rand(n, 2, generator=g) * torch.tensor([width * 1.2, height * 1.2]) - torch.tensor([width, height]) * 0.1
+            wh = torch.rand(n, 2, generator=g) * torch.tensor([width, height]) * 0.8
+            wh[: n // 8] = 0
+            wh[n // 8: n // 4] *= -0.05
+        else:
+            wh = torch.exp(torch.empty(n, 2).uniform_(math.log(16.0), math.log(min(512.0, 0.9 * min(height, width))),
+                                                       generator=g))
+            xy = torch.rand(n, 2, generator=g) * (torch.tensor([width, height]) - wh)
+        boxes.append(torch.cat([xy, xy + wh], dim=1).to(device))
+    return {k: v.to(device) for k, v in features.items()}, boxes
 
 
-def forward_backward(features: torch.Tensor, rois: torch.Tensor, w: Workload, method: str, agg: str,
-                     geometry: dict[str, Any], grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output and feature gradient of one layer on the features' device, both returned on the CPU."""
-    x = features.detach().clone().requires_grad_()
-    y = extract(x, rois, method, agg, w.output, 1.0 / w.stride, **geometry)
-    (grad,) = torch.autograd.grad(y, x, grad_out.to(y.device))
-    return y.detach().cpu(), grad.cpu()
+def roi_tensor(boxes: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([torch.cat([torch.full((len(b), 1), float(i), device=b.device), b], dim=1)
+                      for i, b in enumerate(boxes)])
 
 
-def compare(reference: tuple[torch.Tensor, torch.Tensor], other: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
-    """Largest differences of output and gradient, and whether both are within tolerance."""
+# ----------------------------------------------------------------------------- RoI implementations
+
+
+#: torchvision's kernels by name: (function or pooler, the geometry it computes).
+TORCHVISION = {
+    "tv_roi_pool": {"method": "pool", "agg": "max"},
+    "tv_roi_align": {"method": "align", "agg": "avg", "sampling_ratio": 2, "aligned": False, "layout": "center"},
+    "tv_roi_align_aligned": {"method": "align", "agg": "avg", "sampling_ratio": 2, "aligned": True, "layout": "center"},
+    "tv_roi_align_aligned_adaptive": {"method": "align", "agg": "avg", "sampling_ratio": 0, "aligned": True,
+                                      "layout": "center"},
+}
+
+
+def roi_configs() -> dict[str, RoISettings]:
+    """Every ``configs/roi/*.yaml`` as settings, then every other registered layer and aggregation at its paper settings."""
+    out = {}
+    for path in sorted((CONFIG_DIR / "roi").glob("*.yaml")):
+        out[path.stem] = resolve(compose_config([f"roi={path.stem}"])).roi
+    covered = {(s.method, s.agg) for s in out.values()}
+    for method, agg in variants():
+        if (method, agg) not in covered:
+            out[f"{method}_{agg}"] = RoISettings(method=method, agg=agg, **paper_geometry(method))
+    return out
+
+
+def implementation(impl: str, roi: RoISettings | None, shape: Shape
+                   ) -> Callable[[dict[str, torch.Tensor], list[torch.Tensor]], torch.Tensor]:
+    """``f(features, boxes) -> [K, C, h, w]`` of ours (``roi`` given) or of a torchvision kernel, for ``shape``."""
+    names = [name for name, _ in shape.levels]
+    image_shapes = [shape.batch_hw] * IMAGES_PER_DEVICE
+    if shape.multi_level:
+        if impl == "ours":
+            assert roi is not None
+            pooler: Any = RoIPooler(names, shape.output, method=roi.method, agg=roi.agg, sampling_ratio=roi.sampling_ratio,
+                                    aligned=roi.aligned, layout=roi.layout)
+        elif impl == "tv_roi_align":
+            pooler = MultiScaleRoIAlign(names, shape.output, 2)
+        else:
+            raise ValueError(f"{impl} has no multi-level form")
+        return lambda features, boxes: pooler(features, boxes, image_shapes)
+    (name, stride), scale = shape.levels[0], 1.0 / shape.levels[0][1]
+    if impl == "ours":
+        assert roi is not None
+        return lambda f, b: extract(f[name], roi_tensor(b), method=roi.method, agg=roi.agg, output_size=shape.output,
+                                    spatial_scale=scale, sampling_ratio=roi.sampling_ratio, aligned=roi.aligned,
+                                    layout=roi.layout)
+    if impl == "tv_roi_pool":
+        return lambda f, b: roi_pool(f[name], roi_tensor(b), shape.output, scale)
+    geometry = TORCHVISION[impl]
+    return lambda f, b: roi_align(f[name], roi_tensor(b), shape.output, scale, geometry["sampling_ratio"],
+                                  geometry["aligned"])
+
+
+def forward_backward(fn: Callable[..., torch.Tensor], features: dict[str, torch.Tensor], boxes: list[torch.Tensor],
+                     grad_seed: int = 2) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Output and feature gradients of one call, all on the CPU."""
+    x = {k: v.detach().clone().requires_grad_() for k, v in features.items()}
+    y = fn(x, boxes)
+    grad_out = torch.randn(y.shape, generator=torch.Generator().manual_seed(grad_seed)).to(y.device, y.dtype)
+    grads = torch.autograd.grad(y, list(x.values()), grad_out, allow_unused=True)
+    return y.detach().cpu(), {k: (g if g is not None else torch.zeros_like(x[k])).cpu() for k, g in zip(x, grads)}
+
+
+def compare(reference: tuple[torch.Tensor, dict[str, torch.Tensor]], other: tuple[torch.Tensor, dict[str, torch.Tensor]]
+            ) -> dict[str, Any]:
     (y0, g0), (y1, g1) = reference, other
-    return {
-        "max_abs_diff_output": float((y1 - y0).abs().max()) if y0.numel() else 0.0,
-        "max_abs_diff_grad": float((g1 - g0).abs().max()),
-        "equal": bool(torch.allclose(y1, y0, **OUTPUT_TOL) and torch.allclose(g1, g0, **GRAD_TOL)),
-    }
+    grad_err = max(float((g1[k] - g0[k]).abs().max()) for k in g0)
+    return {"max_abs_err_forward": float((y1 - y0).abs().max()) if y0.numel() else 0.0,
+            "max_abs_err_backward": grad_err,
+            "within_tolerance": bool(torch.allclose(y1, y0, **OUTPUT_TOL)
+                                     and all(torch.allclose(g1[k], g0[k], **GRAD_TOL) for k in g0))}
 
 
-def check_equality(device: str, sizes: Sizes, deadline: float) -> dict[str, Any]:
-    workloads = dict(sizes.workloads)
-    first = next(iter(workloads.values()))
-    workloads["random-boxes"] = replace(first, rois=sizes.random_rois, name="random boxes")
-    rows = [{"workload": key, "layer": f"{m}/{a}", "geometry": "random" if key == "random-boxes" else "paper"}
-            for key in workloads for m, a in variants()]
-    inputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def run(row: dict[str, Any]) -> dict[str, Any]:
-        w = workloads[row["workload"]]
-        if row["workload"] not in inputs:
-            features, rois = make_inputs(w, "cpu")
-            inputs[row["workload"]] = (features, random_boxes(w, w.rois, seed=1) if row["geometry"] == "random" else rois)
-        features, rois = inputs[row["workload"]]
-        method, agg = row["layer"].split("/")
-        geometry = RANDOM_GEOMETRY if row["geometry"] == "random" else paper_geometry(method)
-        grad_out = torch.randn(rois.shape[0], features.shape[1], w.output, w.output,
-                               generator=torch.Generator().manual_seed(2))
-        on_cpu = forward_backward(features, rois, w, method, agg, geometry, grad_out)
-        on_device = forward_backward(features.to(device), rois.to(device), w, method, agg, geometry, grad_out)
-        return compare(on_cpu, on_device)
-
-    result_rows = list(rows_until(deadline, rows, run))
-    failures = [r for r in result_rows if r["status"] == "measured" and not r["equal"]]
-    status = item_status(result_rows)
-    return {"status": "failed" if failures else status, "reference": "cpu", "device": device,
-            "output_tolerance": OUTPUT_TOL, "grad_tolerance": GRAD_TOL, "rows": result_rows,
-            "reason": f"{len(failures)} rows differ beyond tolerance" if failures else
-                      ("the device is the CPU: equal by construction; this shows only that the code runs"
-                       if device == "cpu" else None)}
+# ----------------------------------------------------------------------------- section: equality
 
 
-# ----------------------------------------------------------------------------- (b) RoI op timing
-
-
-def _layer(impl: str) -> str:
-    """``ours:align:avg`` -> ``align/avg``."""
-    return impl.removeprefix("ours:").replace(":", "/")
-
-
-def time_layers(device: str, sizes: Sizes, deadline: float) -> dict[str, Any]:
-    impls = ["tv_align", "tv_pool"] + [f"ours:{m}:{a}" for m, a in variants()]
-    rows = [{"workload": key} for key in sizes.workloads]
+def check_equality(device: torch.device, mode: Mode, shapes: list[Shape], rois: dict[str, RoISettings],
+                   deadline: float) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    single = [s for s in shapes if not s.multi_level]
+    for shape in single:
+        for tv, geometry in TORCHVISION.items():
+            rows.append({"compare": "ours vs torchvision", "shape": shape.key, "boxes": "rpn-like", "ours": geometry,
+                         "reference": tv})
+    if single:
+        first = single[0]
+        for tv, geometry in TORCHVISION.items():
+            rows.append({"compare": "ours vs torchvision", "shape": first.key, "boxes": f"random awkward x{mode.random_rois}",
+                         "ours": geometry, "reference": tv})
+    for shape in (s for s in shapes if s.multi_level):
+        rows.append({"compare": "ours vs torchvision", "shape": shape.key, "boxes": "rpn-like",
+                     "ours": TORCHVISION["tv_roi_align"], "reference": "torchvision MultiScaleRoIAlign"})
+    cross = []
+    if device.type == "cuda":
+        target = next((s for s in single if s.key.endswith("/box")), single[0] if single else shapes[0])
+        cross = [{"compare": "device vs cpu", "shape": target.key, "boxes": boxes, "ours": roi_name, "reference": "cpu"}
+                 for boxes in ("rpn-like", f"random awkward x{mode.random_rois}") for roi_name in rois]
+    by_key = {s.key: s for s in shapes}
 
     def run(row: dict[str, Any]) -> dict[str, Any]:
-        w = sizes.workloads[row["workload"]]
-        features, rois = make_inputs(w, device)
-        med = median_times({impl: runner(impl, w, features, rois) for impl in impls}, sizes.timing_repeats)
-        return {"ms": {impl: round(s * 1e3, 3) for impl, s in med.items()},
-                "tv_align_over_ours": {_layer(impl): round(med["tv_align"] / med[impl], 3) for impl in impls[2:]},
-                "tv_pool_over_ours": {_layer(impl): round(med["tv_pool"] / med[impl], 3) for impl in impls[2:]}}
+        shape = by_key[row["shape"]]
+        awkward = mode.random_rois if row["boxes"].startswith("random") else 0
+        if row["compare"] == "device vs cpu":
+            features, boxes = make_inputs(shape, torch.device("cpu"), awkward=awkward, seed=1)
+            fn = implementation("ours", rois[row["ours"]], shape)
+            on_cpu = forward_backward(fn, features, boxes)
+            on_device = forward_backward(fn, {k: v.to(device) for k, v in features.items()}, [b.to(device) for b in boxes])
+            return compare(on_cpu, on_device)
+        features, boxes = make_inputs(shape, device, awkward=awkward, seed=1)
+        ours = RoISettings(**{"sampling_ratio": 2, "aligned": False, "layout": "center", **row["ours"]})
+        reference_impl = "tv_roi_align" if shape.multi_level else row["reference"]
+        theirs = forward_backward(implementation(reference_impl, None, shape), features, boxes)
+        return compare(theirs, forward_backward(implementation("ours", ours, shape), features, boxes))
 
-    result_rows = list(rows_until(deadline, rows, run))
-    return {"status": item_status(result_rows), "repeats": sizes.timing_repeats, "rows": result_rows,
-            "reason": None, "note": "forward+backward, median; ratio > 1: ours is faster"}
+    result = list(rows_until(deadline, rows + cross, run))
+    off = [r for r in result if r["status"] == "measured" and not r["within_tolerance"]]
+    status = "failed" if off else section_status(result)
+    reason = f"{len(off)} rows beyond tolerance" if off else None
+    if device.type != "cuda":
+        reason = (reason + "; " if reason else "") + ("device vs cpu rows skipped: the device is the CPU "
+                                                      "(ours vs torchvision ran on the CPU)")
+    return {"status": status, "reason": reason, "device": str(device), "output_tolerance": OUTPUT_TOL,
+            "grad_tolerance": GRAD_TOL, "rows": result}
 
 
-# ----------------------------------------------------------------------------- (c) training
+# ----------------------------------------------------------------------------- section: roi_layers
 
 
-class SyntheticImages(Dataset):
+def count_ops(fn: Callable[[], None], device: torch.device) -> dict[str, int | None]:
+    """Top-level aten ops (what Python and autograd dispatch) and CUDA kernels that one call issues."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        fn()
+    events = prof.events()
+    aten = 0
+    for event in events:
+        if not event.name.startswith("aten::"):
+            continue
+        parent = event.cpu_parent
+        while parent is not None and not parent.name.startswith("aten::"):
+            parent = parent.cpu_parent
+        aten += parent is None
+    kernels = None
+    if device.type == "cuda":
+        kernels = sum(1 for e in events if str(getattr(e, "device_type", "")).endswith("CUDA")
+                      and not e.name.startswith(("cudaLaunch", "cudaMemcpy", "cudaStream")))
+    return {"aten_ops": aten, "cuda_kernels": kernels}
+
+
+def time_layers(device: torch.device, mode: Mode, shapes: list[Shape], rois: dict[str, RoISettings],
+                deadline: float) -> dict[str, Any]:
+    rows = []
+    for shape in shapes:
+        impls = ["tv_roi_align"] if shape.multi_level else ["tv_roi_align", "tv_roi_pool"]
+        rows += [{"shape": shape.key, "impl": impl, "roi": None} for impl in impls]
+        rows += [{"shape": shape.key, "impl": "ours", "roi": name} for name in rois]
+    by_key = {s.key: s for s in shapes}
+    inputs: dict[str, tuple[dict[str, torch.Tensor], list[torch.Tensor]]] = {}
+
+    def run(row: dict[str, Any]) -> dict[str, Any]:
+        shape = by_key[row["shape"]]
+        if row["shape"] not in inputs:
+            inputs.clear()
+            inputs[row["shape"]] = make_inputs(shape, device)
+        features, boxes = inputs[row["shape"]]
+        fn = implementation(row["impl"], rois.get(row["roi"]) if row["roi"] else None, shape)
+
+        def step() -> None:
+            x = {k: v.detach().requires_grad_() for k, v in features.items()}
+            fn(x, boxes).sum().backward()
+            sync(device)
+
+        step()  # warm-up (and lazy initialisation)
+        seconds = []
+        for _ in range(mode.timing_repeats):
+            start = time.perf_counter()
+            step()
+            seconds.append(time.perf_counter() - start)
+        with PeakMemory(device) as peak:
+            step()
+        return {"ms": round(statistics.median(seconds) * 1e3, 3), "repeats": mode.timing_repeats,
+                "peak_mem_mb": None if peak.mib is None else round(peak.mib, 1), **count_ops(step, device)}
+
+    result = list(rows_until(deadline, rows, run))
+    inputs.clear()
+    for row in result:  # ours over torchvision's align at the same shape (> 1: ours is slower)
+        tv = next((r for r in result if r["shape"] == row["shape"] and r["impl"] == "tv_roi_align"
+                   and r["status"] == "measured"), None)
+        if row["status"] == "measured" and tv:
+            row["time_over_tv_roi_align"] = round(row["ms"] / tv["ms"], 3)
+    return {"status": section_status(result), "reason": None, "shapes": [s.describe() for s in shapes],
+            "memory_method": memory_method(device), "note": "forward+backward of one call, median; ops counted "
+            "by torch.profiler: aten ops with no aten parent (forward and autograd backward)", "rows": result}
+
+
+# ----------------------------------------------------------------------------- section: training
+
+
+class SyntheticImages(torch.utils.data.Dataset):
     """Random images with a few box-and-mask objects each (timing needs realistic shapes, not content).
 
     Items are drawn from the global RNG, which the engine's loader seeds per item.
@@ -287,7 +576,7 @@ def trunk_weights_file(settings: Any, work: Path) -> Path:
     trunk finite in fp16.
     """
     backbone = settings.model.backbone
-    path = work / f"trunk_{settings.model.name}_{'x'.join(map(str, backbone.widths or [backbone.depth]))}.pth"
+    path = work / f"trunk_{'x'.join(map(str, backbone.widths or [backbone.depth]))}.pth"
     if not path.exists():
         trunk = resnet_trunk(depth=backbone.depth, widths=backbone.widths, blocks=backbone.blocks, norm="frozen_bn")
         for block in trunk.modules():
@@ -298,138 +587,253 @@ def trunk_weights_file(settings: Any, work: Path) -> Path:
     return path
 
 
-def paper_training(preset: str, device: torch.device, sizes: Sizes, work: Path, seed: int = 0) -> tuple[Any, Components]:
-    """Settings and components of one preset at the paper's training settings (2 images per GPU)."""
-    overrides = [f"model={preset}", "roi=align_avg", "train=1x", "train.batch_size=2", "train.num_workers=0",
-                 f"device={device.type}", f"seed={seed}", *sizes.model_overrides]
-    weights = trunk_weights_file(resolve(compose_config(overrides)), work)
-    settings = resolve(compose_config([*overrides, f"model.backbone.weights={weights}"]))
-    images = SyntheticImages(4 * settings.train.batch_size, sizes.image_hw, sizes.classes)
+def schedule_name() -> str:
+    """``paper`` (160k iterations) where configs/train/paper.yaml exists, else ``1x``."""
+    return "paper" if (CONFIG_DIR / "train" / "paper.yaml").exists() else "1x"
+
+
+def paper_training(preset: str, roi: str, device: torch.device, mode: Mode, work: Path, seed: int = 0
+                   ) -> tuple[Any, Components]:
+    """Settings and components of one row at the paper's training settings (2 images per device)."""
+    extra = (f"train={schedule_name()}", f"train.batch_size={IMAGES_PER_DEVICE}", "train.num_workers=0",
+             f"device={device.type}", f"seed={seed}")
+    weights = trunk_weights_file(preset_settings(preset, mode, roi, extra), work)
+    settings = preset_settings(preset, mode, roi, (*extra, f"model.backbone.weights={weights}"))
+    images = SyntheticImages(8 * IMAGES_PER_DEVICE, mode.image_hw, mode.classes)
     torch.manual_seed(seed)  # the same initial weights each time a preset is built
-    model = build_model(settings.model, settings.roi, num_classes=sizes.classes)
+    model = build_model(settings.model, settings.roi, num_classes=mode.classes)
     return settings, Components(model, images, images, collate_fn)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def sweep_rows(experiment: str) -> list[str]:
+    """The ``roi=`` values of an experiment's sweep."""
+    cfg = compose_config([f"experiment={experiment}"], return_hydra_config=True)
+    return str(cfg.hydra.sweeper.params["roi"]).split(",")
 
 
-def train_steps(settings: Any, components: Components, device: torch.device, sizes: Sizes,
-                deadline: float) -> dict[str, Any]:
-    """Median seconds of ``Trainer.step`` after the warm-up, and peak device memory."""
-    ctx = DistContext(rank=0, world_size=1, device=device)
-    training = build_training(settings.train, components, ctx, settings.seed)
+def training_rows() -> list[dict[str, Any]]:
+    """Table 2c (every configs/roi layer on C4), Table 2d's sweep on C5, align_avg on FPN, stock poolers on all three."""
+    c4 = sorted(p.stem for p in (CONFIG_DIR / "roi").glob("*.yaml"))
+    rows = [{"model": "r50_c4", "roi_config": name} for name in c4]
+    rows.append({"model": "r50_c4", "roi_config": STOCK})
+    rows += [{"model": "r50_c5", "roi_config": name} for name in sweep_rows("table2d")]
+    rows.append({"model": "r50_c5", "roi_config": STOCK})
+    rows += [{"model": "r50_fpn", "roi_config": "align_avg"}, {"model": "r50_fpn", "roi_config": STOCK}]
+    return rows
+
+
+def train_steps(training: Any, device: torch.device, mode: Mode, deadline: float) -> dict[str, Any]:
     batches = iter(training.train_batches(0))
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     seconds: list[float] = []
-    for _ in range(sizes.iterations):
-        if time.perf_counter() > deadline and len(seconds) > sizes.warmup:
+    losses: list[float] = []
+    for _ in range(mode.iterations):
+        if time.perf_counter() > deadline and len(seconds) > mode.warmup:
             break
         images, targets = next(batches)
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
-        training.trainer.step(images, targets)
-        _sync(device)
+        step_losses, _ = training.trainer.step(images, targets)
+        sync(device)
         seconds.append(time.perf_counter() - start)
-    measured = seconds[sizes.warmup :]
+        losses.append(step_losses["loss"])
+    measured = seconds[mode.warmup:]
     if not measured:
         raise OutOfTime(f"time budget: only {len(seconds)} iterations (all warm-up) fitted")
-    return {
-        "s_per_iter": round(statistics.median(measured), 4),
-        "iterations": len(seconds),
-        "warmup": sizes.warmup,
-        "truncated_by_budget": len(seconds) < sizes.iterations,
-        "images_per_iter": settings.train.batch_size,
-        "amp": str(autocast_dtype(settings.train.amp, device)),
-        "peak_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,
-    }
+    return {"s_per_iter": round(statistics.median(measured), 4), "iterations": len(seconds), "warmup": mode.warmup,
+            "truncated_by_budget": len(seconds) < mode.iterations, "losses_finite": all(map(math.isfinite, losses))}
 
 
-def time_training(device: str, sizes: Sizes, work: Path, deadline: float) -> dict[str, Any]:
-    rows = [{"model": preset, "pooler": "ours (align/avg)"} for preset in PRESETS]
-    rows.append({"model": "r50_fpn", "pooler": STOCK})
-    on = torch.device(device)
-    rows_left = iter(range(len(rows), 0, -1))  # this row and those after it
+def time_training(device: torch.device, mode: Mode, work: Path, deadline: float) -> dict[str, Any]:
+    rows = training_rows()
+    left = iter(range(len(rows), 0, -1))
 
     def run(row: dict[str, Any]) -> dict[str, Any]:
-        settings, components = paper_training(row["model"], on, sizes, work)
-        if row["pooler"] == STOCK:
-            components = replace(components, model=stock_copy(components.model))  # same weights, stock pooler
-        # What is left of the item's time, split evenly over this row and those after it.
-        row_deadline = time.perf_counter() + max(0.0, deadline - time.perf_counter()) / next(rows_left)
-        result = train_steps(settings, components, on, sizes, row_deadline)
-        del components
-        if on.type == "cuda":
+        row_deadline = time.perf_counter() + max(0.0, deadline - time.perf_counter()) / next(left)
+        if device.type == "cuda":
             torch.cuda.empty_cache()
+        with PeakMemory(device) as peak:
+            roi = "align_avg" if row["roi_config"] == STOCK else row["roi_config"]
+            settings, components = paper_training(row["model"], roi, device, mode, work)
+            if row["roi_config"] == STOCK:
+                components = replace(components, model=stock_copy(components.model))  # same weights, stock pooler
+            training = build_training(settings.train, components, DistContext(0, 1, device), settings.seed)
+            result = train_steps(training, device, mode, row_deadline)
+            del training, components
+        result.update({
+            "roi": STOCK if row["roi_config"] == STOCK else settings.roi.method,
+            "variant": None if row["roi_config"] == STOCK else variant_key(settings.roi),
+            "images_per_iter": settings.train.batch_size,
+            "amp": str(autocast_dtype(settings.train.amp, device)),
+            "peak_mem_mb": None if peak.mib is None else round(peak.mib, 1),
+        })
+        if not result["losses_finite"]:
+            raise FloatingPointError(f"non-finite loss in {result['iterations']} iterations")
         return result
 
-    result_rows = list(rows_until(deadline, rows, run))
-    return {"status": item_status(result_rows), "rows": result_rows, "reason": None,
-            "settings": {"overrides": ["roi=align_avg", "train=1x", "train.batch_size=2", *sizes.model_overrides],
-                         "image_before_resize": list(sizes.image_hw), "trunk": "random init, loaded as pretrained "
-                         "(frozen BN, stem and res2 as table2c's ImageNet trunk)"}}
+    result = list(rows_until(deadline, rows, run))
+    return {"status": section_status(result), "reason": None, "schedule": f"train={schedule_name()}",
+            "memory_method": memory_method(device) + "; the block is the row: model built, moved, trained",
+            "settings": {"overrides": [f"train={schedule_name()}", f"train.batch_size={IMAGES_PER_DEVICE}",
+                                       *mode.model_overrides],
+                         "image_before_resize": list(mode.image_hw), "stock": "torchvision MultiScaleRoIAlign "
+                         "(sampling_ratio 2, aligned False) as box and mask pooler, same weights as align_avg",
+                         "trunk": "random init, loaded as pretrained (frozen BN, stem and res2 as table2c's ImageNet trunk)"},
+            "rows": result}
 
 
-# ----------------------------------------------------------------------------- (d) torchrun smoke
+def training_contract(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """The top-level ``training`` list: one object per measured row, exactly the contract's keys."""
+    keys = ("model", "roi", "variant", "s_per_iter", "images_per_iter", "peak_mem_mb")
+    return [{k: row[k] for k in keys} for row in section.get("rows", []) if row["status"] == "measured"]
 
 
-def smoke_worker(device_type: str, sizes: Sizes, work: Path) -> dict[str, Any]:
-    """Inside ``torchrun``: join the group, all-reduce, and run DDP training steps of ``r50_fpn``."""
-    backend = "nccl" if device_type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend, init_method="env://")
+# ----------------------------------------------------------------------------- section: amp
+
+
+def fp16_scaler_support(device: torch.device) -> str | None:
+    """None if fp16 autocast with a GradScaler works on ``device``; else why not."""
     try:
-        rank, world = dist.get_rank(), dist.get_world_size()
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"])) if device_type == "cuda" else torch.device("cpu")
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        total = torch.full((1,), float(rank + 1), device=device)
-        dist.all_reduce(total)
-        settings, components = paper_training("r50_fpn", device, sizes, work)
-        ctx = DistContext(rank=rank, world_size=world, device=device)
-        training = build_training(settings.train, components, ctx, settings.seed)
-        # One process: build_training leaves the model unwrapped; wrap it so NCCL reduces gradients.
-        ddp = DistributedDataParallel(training.state.model, device_ids=[device.index] if device.type == "cuda" else None)
-        trainer = Trainer(ddp, training.state, ctx, autocast_dtype(settings.train.amp, device), settings.train.clip_grad_norm)
-        batches = iter(training.train_batches(0))
-        losses = [trainer.step(*next(batches))[0]["loss"] for _ in range(sizes.smoke_iterations)]
-        return {"backend": backend, "world_size": world, "all_reduce_ok": total.item() == world * (world + 1) / 2,
-                "losses": losses, "finite": all(map(math.isfinite, losses))}
+        scaler = torch.amp.GradScaler(device.type, enabled=True)
+        weight = torch.ones(2, 2, device=device, requires_grad=True)
+        with torch.autocast(device.type, dtype=torch.float16):
+            out = torch.nn.functional.linear(torch.ones(1, 2, device=device), weight)
+        if out.dtype != torch.float16:
+            return f"autocast on {device.type} gave {out.dtype} for fp16"
+        scaler.scale(out.float().sum()).backward()
+        optimizer = torch.optim.SGD([weight], lr=0.1)
+        scaler.step(optimizer)
+        scaler.update()
+    except Exception as error:  # torch without CPU fp16 autocast or CPU GradScaler
+        return f"torch {torch.__version__} cannot: {type(error).__name__}: {error}".splitlines()[0]
+    return None
+
+
+def amp_run(device: torch.device, mode: Mode, work: Path, dtype: torch.dtype | None, force_scaler: bool,
+            deadline: float) -> dict[str, Any]:
+    """A few ``Trainer.step`` of r50_c4 (align_max) under ``dtype``; the dtypes the RoI layer sees, the loss scale."""
+    settings, components = paper_training("r50_c4", "align_max", device, mode, work)
+    training = build_training(settings.train, components, DistContext(0, 1, device), settings.seed)
+    if force_scaler:  # the CUDA recipe (fp16 + loss scaling) on a device the engine would run in bf16
+        training.state.scaler = torch.amp.GradScaler(device.type, enabled=True)
+        training.trainer.amp_dtype = dtype
+    seen: set[str] = set()
+    hook = training.state.model.roi_heads.box_roi_pool.register_forward_hook(
+        lambda module, args, out: seen.update({f"features {args[0]['0'].dtype}", f"output {out.dtype}"}))
+    trained = [p for p in training.state.model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in trained]
+    batches = iter(training.train_batches(0))
+    losses, scales = [], []
+    try:
+        for i in range(mode.amp_steps):
+            if i and time.perf_counter() > deadline:
+                break
+            step_losses, _ = training.trainer.step(*next(batches))
+            losses.append(round(step_losses["loss"], 5))
+            scales.append(float(training.state.scaler.get_scale()) if training.state.scaler.is_enabled() else None)
     finally:
-        dist.destroy_process_group()
+        hook.remove()
+    changed = sum(not torch.equal(a, p.detach()) for a, p in zip(before, trained))
+    ok = all(map(math.isfinite, losses)) and changed > 0
+    return {"status": "measured" if ok else "failed", "reason": None if ok else "non-finite loss or no parameter updated",
+            "autocast": str(training.trainer.amp_dtype), "grad_scaler": training.state.scaler.is_enabled(),
+            "steps": len(losses), "losses": losses, "loss_scale": scales, "roi_layer_dtypes": sorted(seen),
+            "params_updated": f"{changed} of {len(trained)} trained tensors"}
 
 
-def torchrun_smoke(device: str, tiny: bool, work: Path, deadline: float) -> dict[str, Any]:
-    timeout = deadline - time.perf_counter()
-    if timeout < 20:
-        return skipped(f"time budget: {max(0.0, timeout):.0f} s left, a torchrun start needs about 20 s")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", __file__,
-               "--smoke-worker", "--device", device, "--out", str(work), *(["--tiny"] if tiny else [])]
+def check_amp(device: torch.device, mode: Mode, work: Path, deadline: float) -> dict[str, Any]:
+    runs: dict[str, Any] = {}
+    engine_dtype = autocast_dtype(True, device)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
+        runs["engine"] = {"what": f"the engine's choice on {device.type}", **amp_run(device, mode, work, engine_dtype,
+                                                                                     False, deadline)}
+    except Exception as error:
+        runs["engine"] = failed(error, what=f"the engine's choice on {device.type}")
+    if device.type == "cuda":
+        runs["fp16_grad_scaler"] = skipped("on CUDA the engine's choice is fp16 + GradScaler: the run above")
+    elif time.perf_counter() > deadline:
+        runs["fp16_grad_scaler"] = skipped("time budget")
+    elif (why := fp16_scaler_support(device)) is not None:
+        runs["fp16_grad_scaler"] = skipped(why)
+    else:
+        try:
+            runs["fp16_grad_scaler"] = {"what": "fp16 autocast + torch.amp.GradScaler('cpu') forced (the CUDA recipe)",
+                                        **amp_run(device, mode, work, torch.float16, True, deadline)}
+        except Exception as error:
+            runs["fp16_grad_scaler"] = failed(error)
+    states = [r["status"] for r in runs.values()]
+    status = "failed" if "failed" in states else "measured" if set(states) == {"measured"} else "partial"
+    return {"status": status, "reason": None, "model": "r50_c4, roi=align_max", "runs": runs}
+
+
+# ----------------------------------------------------------------------------- section: torchrun
+
+
+def torchrun_train(device: torch.device, mode: Mode, work: Path, deadline: float) -> dict[str, Any]:
+    """``torchrun --nproc_per_node=2 -m roi_ablation.train``: train a few iterations, then evaluate."""
+    timeout = deadline - time.perf_counter()
+    if timeout < 30:
+        return skipped(f"time budget: {max(0.0, timeout):.0f} s left, two ranks need about 30 s to start")
+    nproc = 2
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+    backend = distributed.choose_backend(gpus, nproc, os.environ.get(distributed.BACKEND_ENV) or None)
+    weights = trunk_weights_file(preset_settings("r50_c4", mode), work)
+    run_dir = work / "torchrun_run"
+    overrides = ["model=r50_c4", "roi=align_avg", "data=shapes", f"data.root={work / 'shapes'}",
+                 f"train={schedule_name()}", *mode.smoke, *mode.model_overrides, "train.eval_period=0",
+                 "train.checkpoint_period=0", "train.log_period=1", "train.vis_images=0", f"device={device.type}",
+                 f"model.backbone.weights={weights}", f"hydra.run.dir={run_dir}"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "roi_ablation.train", *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "ROI_ABLATION_CACHE": str(work / "cache")}
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=work)
     except subprocess.TimeoutExpired:
         return skipped(f"time budget: torchrun did not finish within {timeout:.0f} s")
-    tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
-    lines = [line for line in done.stdout.splitlines() if line.startswith("SMOKE ")]
-    if done.returncode != 0 or not lines:
-        return {"status": "failed", "reason": f"torchrun exited with {done.returncode}", "output_tail": tail}
-    report = json.loads(lines[-1][len("SMOKE "):])
-    ok = report["all_reduce_ok"] and report["finite"]
-    return {"status": "measured" if ok else "failed", "reason": None if ok else "all-reduce or losses wrong",
-            "command": "torchrun --standalone --nproc_per_node=1 scripts/gpu_check.py --smoke-worker", **report}
+    wall = round(time.perf_counter() - start, 1)
+    logs = "".join(p.read_text(errors="replace") for p in sorted(run_dir.glob("*.log")))
+    output = ("--- stdout ---\n" + done.stdout + "\n--- stderr ---\n" + done.stderr).splitlines()
+    tail = output if len(output) <= 160 else [*output[:60], f"... ({len(output) - 160} lines) ...", *output[-100:]]
+    shown = "torchrun --standalone --nproc_per_node=2 -m roi_ablation.train " + " ".join(
+        o for o in overrides if not o.startswith(("data.root=", "model.backbone.weights=", "hydra.run.dir=")))
+    result: dict[str, Any] = {"command": shown, "nproc_per_node": nproc, "gpus": gpus, "backend": backend,
+                              "returncode": done.returncode, "wall_s": wall}
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.exists():
+        return {**result, "status": "failed", "reason": f"torchrun exited with {done.returncode}; no metrics.json",
+                "output_tail": tail, "log_tail": logs.splitlines()[-60:]}
+    metrics = json.loads(metrics_path.read_text())
+    world = re.search(r"device \S+ x(\d+), batch (\d+)", logs + done.stderr + done.stdout)
+    result.update({"metrics": {k: metrics.get(k) for k in ("status", "iterations", "segm", "bbox", "train_s", "eval_s",
+                                                           "model", "error")},
+                   "world_size_logged": int(world.group(1)) if world else None})
+    ok = (done.returncode == 0 and metrics.get("status") == "complete" and metrics.get("segm") is not None
+          and metrics.get("bbox") is not None and result["world_size_logged"] == nproc)
+    return {**result, "status": "measured" if ok else "failed",
+            "reason": None if ok else "run not complete, no evaluation, or not 2 ranks (see output_tail)",
+            **({} if ok else {"output_tail": tail})}
 
 
 # ----------------------------------------------------------------------------- report
 
 
-def environment(device: str) -> dict[str, Any]:
-    cuda = device == "cuda"
+def _version(dist_name: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist_name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    cuda = device.type == "cuda"
     return {
-        "type": device,
-        "name": torch.cuda.get_device_name(0) if cuda else f"CPU ({platform.machine()}, {os.cpu_count()} cores)",
-        "memory_gib": round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1) if cuda else None,
+        "type": device.type,
+        "name": torch.cuda.get_device_name(device) if cuda else f"CPU ({platform.machine()}, {os.cpu_count()} cores, "
+                                                               f"{torch.get_num_threads()} torch threads)",
+        "count": torch.cuda.device_count() if cuda else None,
+        "memory_gib": round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1) if cuda else None,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "cuda": torch.version.cuda,
@@ -438,134 +842,134 @@ def environment(device: str) -> dict[str, Any]:
     }
 
 
+def versions() -> dict[str, Any]:
+    return {"python": platform.python_version(), "executable": sys.executable, "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "cuda_build": torch.version.cuda,
+            **{name: _version(name) for name in ("numpy", "hydra-core", "omegaconf", "antlr4-python3-runtime",
+                                                 "pycocotools", "scipy", "tensorboard", "matplotlib")}}
+
+
 def git_commit() -> str | None:
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                              cwd=Path(__file__).resolve().parents[1])
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10, cwd=ROOT)
     except OSError:
         return None
     return done.stdout.strip() or None
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The JSON as a page: environment, then one section per item."""
-    env, items = report["device"], report["items"]
-    lines = [f"# GPU check: {env['name']}", "",
-             f"{report['date']}, torch {env['torch']}, torchvision {env['torchvision']}, CUDA {env['cuda'] or 'none'}, "
-             f"commit {report['git']}; {'tiny sizes (a code-path check, not figures)' if report['tiny'] else 'paper sizes'}; "
-             f"{report['elapsed_s']:.0f} s of a {report['budget_s']:.0f} s budget.", ""]
-    for key, title in (("equality", "(a) device == CPU"), ("roi_timing", "(b) RoI layers vs torchvision"),
-                       ("training", "(c) training s/iter"), ("torchrun", "(d) torchrun smoke")):
-        item = items[key]
-        lines += [f"## {title}: {item['status']}", ""]
-        if item.get("reason"):
-            lines += [item["reason"], ""]
-        lines += _ITEM_TABLES[key](item) + [""]
+    env, sections = report["device"], report["sections"]
+    lines = [f"# GPU check ({report['mode']}): {env['name']}", "",
+             f"{report['date']}, Python {env['python']}, torch {env['torch']}, torchvision {env['torchvision']}, "
+             f"CUDA {env['cuda'] or 'none'}, commit {report['git']}; {report['elapsed_s']:.0f} s of a "
+             f"{report['budget_s']:.0f} s budget.", ""]
+    for key, section in sections.items():
+        lines += [f"## {key}: {section['status']} ({section.get('seconds', 0):.0f} s)", ""]
+        if section.get("reason"):
+            lines += [str(section["reason"]), ""]
+        for row in section.get("rows", []):
+            if row["status"] != "measured":
+                label = " ".join(str(row.get(k)) for k in ("shape", "model", "impl", "roi", "roi_config", "reference")
+                                 if row.get(k) is not None)
+                lines.append(f"- {label}: {row['status']}: {row['reason']}")
+    lines += ["", "## training (the contract)", "", "| model | roi | variant | s/iter | images | peak MiB |",
+              "|---|---|---|---|---|---|"]
+    for row in report["training"]:
+        memory = "n/a" if row["peak_mem_mb"] is None else f"{row['peak_mem_mb']:.0f}"
+        lines.append(f"| {row['model']} | {row['roi']} | {row['variant'] or ''} | {row['s_per_iter']:.3f} "
+                     f"| {row['images_per_iter']} | {memory} |")
+    roi_rows = [r for r in sections.get("roi_layers", {}).get("rows", []) if r["status"] == "measured"]
+    if roi_rows:
+        lines += ["", "## roi_layers", "", "| shape | impl | roi | ms | x tv align | peak MiB | aten ops | CUDA kernels |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in roi_rows:
+            lines.append(f"| {r['shape']} | {r['impl']} | {r['roi'] or ''} | {r['ms']:.2f} | "
+                         f"{r.get('time_over_tv_roi_align', '')} | {r['peak_mem_mb']} | {r['aten_ops']} | "
+                         f"{r['cuda_kernels'] if r['cuda_kernels'] is not None else ''} |")
     return "\n".join(lines)
 
 
-def _equality_table(item: dict[str, Any]) -> list[str]:
-    lines = ["| workload | layer | geometry | equal | max diff out | max diff grad |", "|---|---|---|---|---|---|"]
-    for r in item.get("rows", []):
-        if r["status"] == "measured":
-            lines.append(f"| {r['workload']} | {r['layer']} | {r['geometry']} | {'yes' if r['equal'] else '**NO**'} "
-                         f"| {r['max_abs_diff_output']:.2e} | {r['max_abs_diff_grad']:.2e} |")
-        else:
-            lines.append(f"| {r['workload']} | {r['layer']} | {r['geometry']} | {r['status']}: {r['reason']} | | |")
-    return lines
+SECTIONS = ("equality", "roi_layers", "training", "amp", "torchrun")
+#: What a later section keeps of the budget while an earlier one runs (30 s unless named): two ranks of
+#: train.py need about a minute to start, train and evaluate.
+MIN_SECONDS = {"torchrun": 90.0}
 
 
-def _timing_table(item: dict[str, Any]) -> list[str]:
-    measured = [r for r in item.get("rows", []) if r["status"] == "measured"]
-    layers = list(measured[0]["tv_align_over_ours"]) if measured else []
-    lines = ["tv_align ms, tv_pool ms, then tv_align's time over ours per layer (> 1: ours faster).", "",
-             "| workload | tv_align ms | tv_pool ms | " + " | ".join(layers) + " |",
-             "|---|---|---|" + "---|" * len(layers)]
-    for r in item.get("rows", []):
-        if r["status"] != "measured":
-            lines.append(f"| {r['workload']} | {r['status']}: {r['reason']} |")
-            continue
-        ratios = " | ".join(f"{r['tv_align_over_ours'][layer]:.2f}x" for layer in layers)
-        lines.append(f"| {r['workload']} | {r['ms']['tv_align']:.2f} | {r['ms']['tv_pool']:.2f} | {ratios} |")
-    return lines
-
-
-def _training_table(item: dict[str, Any]) -> list[str]:
-    lines = ["| model | pooler | s/iter | iterations (warm-up) | peak memory MiB | AMP |", "|---|---|---|---|---|---|"]
-    for r in item.get("rows", []):
-        if r["status"] != "measured":
-            lines.append(f"| {r['model']} | {r['pooler']} | {r['status']}: {r['reason']} | | | |")
-            continue
-        memory = "n/a (CPU)" if r["peak_memory_mib"] is None else f"{r['peak_memory_mib']:.0f}"
-        cut = ", cut by budget" if r["truncated_by_budget"] else ""
-        lines.append(f"| {r['model']} | {r['pooler']} | {r['s_per_iter']:.3f} | {r['iterations']} ({r['warmup']}{cut}) "
-                     f"| {memory} | {r['amp']} |")
-    return lines
-
-
-def _torchrun_lines(item: dict[str, Any]) -> list[str]:
-    if item["status"] == "skipped":
-        return []
-    if "backend" not in item:
-        return ["```", *item.get("output_tail", []), "```"]
-    return [f"backend {item['backend']}, world size {item['world_size']}, all-reduce "
-            f"{'ok' if item['all_reduce_ok'] else 'WRONG'}, losses {', '.join(f'{v:.3f}' for v in item['losses'])}"]
-
-
-_ITEM_TABLES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
-    "equality": _equality_table, "roi_timing": _timing_table, "training": _training_table, "torchrun": _torchrun_lines}
-
-
-def run_check(device: str, tiny: bool, budget_s: float, work: Path) -> dict[str, Any]:
-    """Every item in order, each with its share of the time left; the report as a dict.
-
-    ``work`` holds scratch files (the trunk weights), not the report.
-    """
-    sizes = TINY if tiny else PAPER
+def run_check(device: torch.device, mode: Mode, budget_s: float, work: Path, only: tuple[str, ...] = SECTIONS
+              ) -> dict[str, Any]:
+    """Every section in order, each within its cap and leaving the later sections their caps; the report."""
     budget = Budget(budget_s)
-    items: dict[str, Any] = {}
-    # Shares of what is left when each item starts: a and b are short, c gets most, d the rest.
-    for key, share, measure in (
-        ("equality", 1 / 4, lambda d: check_equality(device, sizes, d)),
-        ("roi_timing", 1 / 3, lambda d: time_layers(device, sizes, d)),
-        ("training", 3 / 4, lambda d: time_training(device, sizes, work, d)),
-        ("torchrun", 1.0, lambda d: torchrun_smoke(device, tiny, work, d)),
-    ):
+    caps = dict(mode.caps)
+    sections: dict[str, Any] = {}
+    shared: dict[str, Any] = {}
+
+    def needs_shapes() -> tuple[list[Shape], dict[str, RoISettings]]:
+        if "shapes" not in shared:
+            shared["shapes"] = [s for preset in PRESETS for s in preset_shapes(preset, mode)]
+            shared["rois"] = roi_configs()
+        return shared["shapes"], shared["rois"]
+
+    measures: dict[str, Callable[[float], dict[str, Any]]] = {
+        "equality": lambda d: check_equality(device, mode, *needs_shapes(), d),
+        "roi_layers": lambda d: time_layers(device, mode, *needs_shapes(), d),
+        "training": lambda d: time_training(device, mode, work, d),
+        "amp": lambda d: check_amp(device, mode, work, d),
+        "torchrun": lambda d: torchrun_train(device, mode, work, d),
+    }
+    for index, key in enumerate(SECTIONS):
         started = time.perf_counter()
-        try:
-            items[key] = measure(budget.deadline(share))
-        except Exception as error:
-            items[key] = failed(error)
-        items[key]["seconds"] = round(time.perf_counter() - started, 1)
-        print(f"gpu_check: {key} {items[key]['status']} in {items[key]['seconds']:.0f} s", file=sys.stderr, flush=True)
-    return {"schema": 1, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": environment(device),
-            "git": git_commit(), "tiny": tiny, "budget_s": budget_s, "elapsed_s": round(budget_s - budget.left(), 1),
-            "items": items}
+        if key not in only:
+            sections[key] = skipped(f"not asked for (--sections {','.join(only)})")
+        else:
+            later = [k for k in SECTIONS[index + 1:] if k in only]
+            reserved = sum(min(caps[k], MIN_SECONDS.get(k, 30.0)) for k in later)  # each later section keeps time to run
+            try:
+                sections[key] = measures[key](budget.section_deadline(caps[key], reserved))
+            except Exception as error:
+                sections[key] = failed(error)
+        sections[key]["seconds"] = round(time.perf_counter() - started, 1)
+        print(f"gpu_check: {key} {sections[key]['status']} in {sections[key]['seconds']:.0f} s", file=sys.stderr,
+              flush=True)
+    return {"schema": SCHEMA, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "mode": mode.name,
+            "tiny": mode.name == "tiny", "command": " ".join(["scripts/gpu_check.py", *sys.argv[1:]]),
+            "git": git_commit(), "device": environment(device), "versions": versions(), "budget_s": budget_s,
+            "elapsed_s": round(budget_s - budget.left(), 1), "sections": sections,
+            "training": training_contract(sections["training"])}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="directory for gpu_check.json and gpu_check.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "gpu_check",
+                        help="directory for gpu_check.json and gpu_check.md (default: outputs/gpu_check)")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
-    parser.add_argument("--tiny", action="store_true", help="toy sizes: the same code path in under a minute")
-    parser.add_argument("--budget-s", type=float, default=480.0, help="wall-clock budget (default: %(default)s)")
-    parser.add_argument("--smoke-worker", action="store_true", help=argparse.SUPPRESS)  # --out: the scratch directory
+    parser.add_argument("--tiny", action="store_true", help="toy sizes (CPU): the same code path in a few minutes")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="wall-clock budget (default: 480 on CUDA, 3600 for the CPU rehearsal, 600 tiny)")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--name", default="gpu_check", help="file name of the JSON and Markdown (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: CUDA is not available on this machine; run --device cpu --tiny for the code-path check")
-    if args.budget_s <= 0:
-        parser.error(f"--budget-s must be > 0; got {args.budget_s}")
-    if args.smoke_worker:
-        print("SMOKE " + json.dumps(smoke_worker(args.device, TINY if args.tiny else PAPER, args.out)), flush=True)
-        return 0
+        parser.error("--device cuda: CUDA is not available on this machine; "
+                     "run --device cpu (the rehearsal) or --device cpu --tiny")
+    if args.tiny and args.device == "cuda":
+        parser.error("--tiny is the CPU code-path check; use it with --device cpu")
+    only = tuple(s for s in args.sections.split(",") if s)
+    if unknown := sorted(set(only) - set(SECTIONS)):
+        parser.error(f"--sections: unknown {unknown}; valid: {', '.join(SECTIONS)}")
+    mode = MODES["tiny" if args.tiny else args.device]
+    budget_s = mode.budget_s if args.budget_s is None else args.budget_s
+    if budget_s <= 0:
+        parser.error(f"--budget-s must be > 0; got {budget_s}")
+    device = torch.device("cuda", torch.cuda.current_device()) if args.device == "cuda" else torch.device("cpu")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as work:
-        report = run_check(args.device, args.tiny, args.budget_s, Path(work))
-    (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
+        report = run_check(device, mode, budget_s, Path(work), only)
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
     page = markdown(report)
-    (args.out / "gpu_check.md").write_text(page + "\n")
+    (args.out / f"{args.name}.md").write_text(page + "\n")
     print(page)
-    return 1 if any(item["status"] == "failed" for item in report["items"].values()) else 0
+    return 1 if any(s["status"] == "failed" for s in report["sections"].values()) else 0
 
 
 if __name__ == "__main__":
