@@ -436,7 +436,8 @@ def check_equality(device: torch.device, mode: Mode, shapes: list[Shape], rois: 
                      "ours": TORCHVISION["tv_roi_align"], "reference": "torchvision MultiScaleRoIAlign"})
     cross = []
     if device.type == "cuda":
-        target = next((s for s in single if s.key.endswith("/box")), single[0] if single else shapes[0])
+        # The smallest single-map call: the CPU side of each row must fit the section's share too.
+        target = min(single or shapes, key=lambda s: s.rois * s.channels * s.output**2)
         cross = [{"compare": "device vs cpu", "shape": target.key, "boxes": boxes, "ours": roi_name, "reference": "cpu"}
                  for boxes in ("rpn-like", f"random awkward x{mode.random_rois}") for roi_name in rois]
     by_key = {s.key: s for s in shapes}
@@ -722,12 +723,15 @@ def amp_run(device: torch.device, mode: Mode, work: Path, dtype: torch.dtype | N
     trained = [p for p in training.state.model.parameters() if p.requires_grad]
     before = [p.detach().clone() for p in trained]
     batches = iter(training.train_batches(0))
-    losses, scales = [], []
+    losses, scales, seconds = [], [], []
     try:
         for i in range(mode.amp_steps):
             if i and time.perf_counter() > deadline:
                 break
+            start = time.perf_counter()
             step_losses, _ = training.trainer.step(*next(batches))
+            sync(device)
+            seconds.append(round(time.perf_counter() - start, 3))
             losses.append(round(step_losses["loss"], 5))
             scales.append(float(training.state.scaler.get_scale()) if training.state.scaler.is_enabled() else None)
     finally:
@@ -736,7 +740,7 @@ def amp_run(device: torch.device, mode: Mode, work: Path, dtype: torch.dtype | N
     ok = all(map(math.isfinite, losses)) and changed > 0
     return {"status": "measured" if ok else "failed", "reason": None if ok else "non-finite loss or no parameter updated",
             "autocast": str(training.trainer.amp_dtype), "grad_scaler": training.state.scaler.is_enabled(),
-            "steps": len(losses), "losses": losses, "loss_scale": scales, "roi_layer_dtypes": sorted(seen),
+            "steps": len(losses), "step_s": seconds, "losses": losses, "loss_scale": scales, "roi_layer_dtypes": sorted(seen),
             "params_updated": f"{changed} of {len(trained)} trained tensors"}
 
 
