@@ -80,6 +80,7 @@ def write_tensorboard(tables: list[Table], out: Path) -> Path:
     try:
         for table in tables:
             writer.add_text(f"tables/{table.stem}", compact_markdown(table), global_step=0)
+        assert writer.file_writer is not None  # SummaryWriter opens it on construction
         writer.file_writer.add_summary(experiment_summary([run_description(run) for run in complete]))
     finally:
         writer.close()

@@ -14,6 +14,7 @@ so it works headless and leaves the process-wide matplotlib backend alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from roi_ablation.report.tables import Row, Table
 
 DPI = 150
 BAR_SPAN = 0.8  # of the space between two rows, shared by the metrics' bars
-PAPER_STYLE = dict(fill=False, hatch="////", lw=1.0)  # edge and hatch in the metric's colour
+PAPER_STYLE: dict[str, Any] = dict(fill=False, hatch="////", lw=1.0)  # edge and hatch in the metric's colour
 
 RowValue = Callable[[Row, str], float]
 RowError = Callable[[Row, str], tuple[float, float] | None]  # (below, above) the bar, or no error bar

@@ -105,7 +105,7 @@ def plan(tables: list[Table], gpu: GpuCheck) -> list[Plan]:
         for row in table.rows:
             if row.paper is not None or base is None or row is base:
                 continue
-            name = f"{row.label} ({row.roi.agg}) - {table.base_title}" + (f" ({table.stem})" if several else "")
+            name = f"{row.variant} - {base.variant}" + (f" ({table.stem})" if several else "")
             for metric in EXTRA_METRICS:
                 samples = [paired_differences(row.by_seed(metric), base.by_seed(metric))]
                 plans.append(_plan(name, str(table.layout.stride), metric, "compared", samples, [row, base], where, gpu))
@@ -180,7 +180,7 @@ def render_power(plans: list[Plan], gpu: GpuCheck) -> str:
     for p in plans:
         effect = f"{p.pilot.mean:+.2f} ± {p.pilot.sd:.2f}" if p.pilot else "–"
         cells = [p.comparison, p.stride, p.metric, p.rule, str(p.pilot_seeds), effect, _number(p.power, ".2f"),
-                 "–" if p.seeds is None else str(p.seeds), _number(p.cpu_hours, ".1f"), _number(p.gpu_hours, ",.0f"), p.note]
+                 "–" if p.seeds is None else str(p.seeds), _number(p.cpu_hours, ",.2f"), _number(p.gpu_hours, ",.0f"), p.note]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -122,30 +122,38 @@ class Pilot:
 
 def p_low_above(bound: float, pilot: Pilot, n: int) -> float:
     """P(the interval's low end > bound) at `n` seeds: a one-sided t test's power (noncentral t)."""
-    se, df = pilot.se(n), pilot.df(n)
-    if se == 0:
-        return float(pilot.mean > bound)
-    return float(dist.nct.sf(critical(df), df, (pilot.mean - bound) / se))
+    return _tail(pilot.mean - bound, pilot, n, (bound, math.inf))
 
 
 def p_high_below(bound: float, pilot: Pilot, n: int) -> float:
-    """P(the interval's high end < bound) at `n` seeds (noncentral t)."""
-    se, df = pilot.se(n), pilot.df(n)
-    if se == 0:
-        return float(pilot.mean < bound)
-    return float(dist.nct.cdf(-critical(df), df, (pilot.mean - bound) / se))
+    """P(the interval's high end < bound) at `n` seeds (noncentral t, by symmetry with `p_low_above`)."""
+    return _tail(bound - pilot.mean, pilot, n, (-math.inf, bound))
 
 
 def p_inside(low: float, high: float, pilot: Pilot, n: int) -> float:
-    """P(low < the interval's low end and its high end < high): TOST's power for (low, high).
+    """P(low < the interval's low end and its high end < high): TOST's power for (low, high)."""
+    if pilot.se(n) == 0:
+        return float(low < pilot.mean < high)
+    return _band(low, high, pilot, n)
 
-    Exact (Owen's integral): given the estimated standard error `s`, the mean must lie in
-    (low + c s, high - c s); integrate that normal probability over the distribution of `s`
-    (`se * chi_df / sqrt(df)`), up to where the band closes.
-    """
+
+def _tail(distance: float, pilot: Pilot, n: int, band: tuple[float, float]) -> float:
+    """P(T > t_crit) for T noncentral t with noncentrality `distance / se`; where scipy's far
+    tail is not finite (it returns nan there), the same probability by `_band`."""
     se, df = pilot.se(n), pilot.df(n)
     if se == 0:
-        return float(low < pilot.mean < high)
+        return float(distance > 0)
+    value = float(dist.nct.sf(critical(df), df, distance / se))
+    return value if math.isfinite(value) else _band(*band, pilot, n)
+
+
+def _band(low: float, high: float, pilot: Pilot, n: int) -> float:
+    """P(low + c s < mean estimate < high - c s), exactly (Owen's integral); either bound may be infinite.
+
+    Given the estimated standard error `s` (distributed as `se * chi_df / sqrt(df)`), the
+    estimate is normal: integrate that band's probability over `s`, up to where it closes.
+    """
+    se, df = pilot.se(n), pilot.df(n)
     c = critical(df)
     v_max = math.sqrt(df) * (high - low) / (2 * c * se)
     if v_max <= 0:

@@ -31,10 +31,10 @@ def power_lines(report: Report) -> list[str]:
     """The comparisons that need more seeds than the sweep has for a decision, and what those cost."""
     planned = [p for p in report.plans if p.pilot is not None]
     more = [p for p in planned if p.seeds is None or p.seeds > p.pilot_seeds]
-    lines = [f"\nSeeds for a {TARGET:.0%}-power decision (power.md): {len(planned) - len(more)} of "
+    lines = [f"\nSeeds for a decision with {TARGET:.0%} power (power.md): {len(planned) - len(more)} of "
              f"{len(report.plans)} comparisons have enough{'; the others need:' if more else ''}"]
     for p in more:
-        hours = [f"{value:,.1f} {unit} h" for value, unit in ((p.cpu_hours, "CPU"), (p.gpu_hours, "GPU")) if value is not None]
+        hours = [f"{value:,.2f} {unit} h" for value, unit in ((p.cpu_hours, "CPU"), (p.gpu_hours, "GPU")) if value is not None]
         need = "not reachable" if p.seeds is None else f"{p.seeds} seeds" + (f" ({', '.join(hours)})" if hours else "")
         lines.append(f"  {p.comparison}, stride {p.stride}, {p.metric}: {need}")
     if len(planned) < len(report.plans):

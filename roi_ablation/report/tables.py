@@ -212,7 +212,7 @@ def build_tables(runs: list[Run], baseline: str | None = None) -> tuple[list[Tab
     tables = [_build(key, groups[key], stems[key], baseline or DEFAULT_BASELINE) for key in keys]
     if baseline is not None and tables and not any(t.base and t.base.by_status("complete") for t in tables):
         available = sorted({row.variant for t in tables for row in t.rows if row.by_status("complete")})
-        raise ReportError(f"baseline {baseline!r} is no row with a complete run; the rows' variant keys: "
+        raise ReportError(f"baseline {baseline!r} names no row with a complete run; the rows' variant keys: "
                           f"{', '.join(available)} (or METHOD/AGG for a layer's paper preset, e.g. pool/max)")
     return tables, unplaced
 
@@ -222,8 +222,13 @@ def paired_gain(row: Row, base: Row, metric: str) -> Estimate:
     return interval([paired_differences(row.by_seed(metric), base.by_seed(metric))])
 
 
+def _layout(key: TableKey) -> Layout:
+    assert key.stride is not None, "build_tables places a run only under a complete key"
+    return layout_for(key.stride)
+
+
 def _build(key: TableKey, runs: list[Run], stem: str, baseline: str) -> Table:
-    layout = layout_for(key.stride)
+    layout = _layout(key)
     by_variant: dict[RoISettings, Row] = {}
     for run in runs:
         roi = run.record.roi.normalized()
@@ -263,7 +268,7 @@ def _stems(keys: list[TableKey]) -> dict[TableKey, str]:
     stems: dict[TableKey, str] = {}
     for key in keys:
         siblings = [k for k in keys if (k.data, k.stride) == (key.data, key.stride)]
-        parts = [layout_for(key.stride).stem]
+        parts = [_layout(key).stem]
         if several_data:
             parts.append(str(key.data))
         if len({k.model for k in siblings}) > 1:

@@ -112,6 +112,7 @@ def test_interval_probabilities_match_a_simulation(mean: float, sds: tuple[float
     assert p_inside(0.0, 1.0, pilot, n) == pytest.approx(np.mean((low > 0) & (high < 1)), abs=tolerance)
     assert p_low_above(0.0, pilot, n) == pytest.approx(np.mean(low > 0), abs=tolerance)
     assert p_high_below(1.0, pilot, n) == pytest.approx(np.mean(high < 1), abs=tolerance)
+    assert p_inside(0.0, math.inf, pilot, n) == pytest.approx(p_low_above(0.0, pilot, n), abs=1e-6)  # integral = t tail
 
 
 @pytest.mark.parametrize("rule", ["greater", "far_greater", "equivalent"])
