@@ -69,6 +69,19 @@ def check_layer(method: str, agg: str | None, layout: str) -> LayerSpec:
     return spec
 
 
+def _check_batch_index(batch_index: Tensor, n: int) -> None:
+    """``ValueError`` unless every entry is an integer in ``0..n-1``; on CUDA an asynchronous
+    device assert instead, so that a call does not wait for the GPU's queue to drain."""
+    message = f"rois[:, 0] must be integer batch indices in 0..{n - 1} (features hold {n} images)"
+    if not batch_index.numel():
+        return
+    ok = (batch_index.clamp(0, n - 1).trunc() == batch_index).all()
+    if batch_index.device.type == "cuda":
+        torch._assert_async(ok, message)
+    elif not ok:
+        raise ValueError(message)
+
+
 def build_plan(
     features_shape: Sequence[int],
     rois: Tensor | Sequence[Tensor],
@@ -92,9 +105,7 @@ def build_plan(
     n, _, h, w = features_shape
     roi_tensor = as_roi_tensor(rois)
     roi_tensor = roi_tensor.to(coordinate_dtype(roi_tensor.dtype, dtype))
-    batch_index = roi_tensor[:, 0]
-    if roi_tensor.numel() and not ((batch_index >= 0) & (batch_index < n) & (batch_index == batch_index.trunc())).all():
-        raise ValueError(f"rois[:, 0] must be integer batch indices in 0..{n - 1} (features hold {n} images)")
+    _check_batch_index(roi_tensor[:, 0], n)
     return spec(roi_tensor, (n, h, w), output_size=_output_size(output_size), spatial_scale=float(spatial_scale),
                 sampling_ratio=int(sampling_ratio), aligned=bool(aligned), layout=layout)
 

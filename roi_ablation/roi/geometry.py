@@ -15,6 +15,7 @@ picture's coordinate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -28,30 +29,75 @@ _LAYOUT_OFFSETS = {"center": (0.5, 0), "interior": (1.0, 1), "corner": (0.0, 0)}
 def round_half_away_from_zero(x: Tensor) -> Tensor:
     """C's ``round`` (RoIPool's rounding); ``torch.round`` rounds half to even instead.
 
-    Decided on the exact fractional part: ``floor(|x| + 0.5)`` would round the float just
-    below 0.5 up, because the addition itself rounds.
+    Decided on the exact fractional part ``f = x - trunc(x)`` (exact in floating point):
+    ``trunc(2f)`` is the step away from zero, +-1 exactly when ``|f| >= 0.5``.
+    ``floor(|x| + 0.5)`` would round the float just below 0.5 up, because the addition
+    itself rounds.
     """
     whole = torch.trunc(x)
-    return torch.where((x - whole).abs() >= 0.5, whole + torch.sign(x), whole)
+    return whole + torch.trunc(2 * (x - whole))
+
+
+@lru_cache(maxsize=256)
+def device_constant(values: tuple[float | int | bool, ...], device: torch.device, dtype: torch.dtype) -> Tensor:
+    """A small constant tensor, made once per device and dtype (expand it, never write it).
+
+    ``torch.tensor(..., device="cuda")`` is a blocking host-to-device copy and
+    ``torch.full`` a kernel: in a layer called every step either would cost each time.
+    """
+    return torch.tensor(values, device=device, dtype=dtype)
 
 
 @dataclass(frozen=True)
 class MappedRoIs:
     """Boxes mapped to feature index space, with their bins and per-RoI sample grid.
 
-    All tensors have one entry per RoI. ``grid_h``/``grid_w`` are the number of samples
-    per bin side (fixed, or adaptive ``ceil(bin size)`` when ``sampling_ratio <= 0``).
+    Both axes are held together, column 0 for x and column 1 for y (``[K, 2]``), so the
+    plan's geometry is one vectorised op per step for both axes: on a GPU every op is a
+    kernel launch. ``grid`` is the number of samples per bin side (fixed, or adaptive
+    ``ceil(bin size)`` when ``sampling_ratio <= 0``); ``most`` its largest value per axis
+    (``(x, y)``), known without reading the device when the ratio is fixed.
     """
 
     batch_index: Tensor
-    x0: Tensor
-    y0: Tensor
-    width: Tensor
-    height: Tensor
-    bin_w: Tensor
-    bin_h: Tensor
-    grid_w: Tensor
-    grid_h: Tensor
+    start: Tensor
+    size: Tensor
+    bin: Tensor
+    grid: Tensor
+    most: tuple[int, int]
+    fixed: bool
+
+    @property
+    def x0(self) -> Tensor:
+        return self.start[:, 0]
+
+    @property
+    def y0(self) -> Tensor:
+        return self.start[:, 1]
+
+    @property
+    def width(self) -> Tensor:
+        return self.size[:, 0]
+
+    @property
+    def height(self) -> Tensor:
+        return self.size[:, 1]
+
+    @property
+    def bin_w(self) -> Tensor:
+        return self.bin[:, 0]
+
+    @property
+    def bin_h(self) -> Tensor:
+        return self.bin[:, 1]
+
+    @property
+    def grid_w(self) -> Tensor:
+        return self.grid[:, 0]
+
+    @property
+    def grid_h(self) -> Tensor:
+        return self.grid[:, 1]
 
 
 def map_rois(
@@ -74,57 +120,75 @@ def map_rois(
     scaled = rois[:, 1:] * spatial_scale
     if quantize:
         scaled = round_half_away_from_zero(scaled)
-    offset = 0.5 if aligned else 0.0
-    x0, y0 = scaled[:, 0] - offset, scaled[:, 1] - offset
-    width, height = (scaled[:, 2] - offset) - x0, (scaled[:, 3] - offset) - y0
+    if aligned:
+        scaled = scaled - 0.5
+    start = scaled[:, :2]
+    size = scaled[:, 2:] - start
     if not aligned:
-        width, height = width.clamp(min=1.0), height.clamp(min=1.0)
-    bin_h, bin_w = height / oh, width / ow
+        size = size.clamp(min=1.0)
+    bin_size = size / device_constant((ow, oh), size.device, size.dtype)
     if sampling_ratio > 0:
-        grid_h = torch.full_like(rois[:, 0], sampling_ratio, dtype=torch.long)
-        grid_w = grid_h
+        grid = device_constant((sampling_ratio,), start.device, torch.long).expand_as(start)
+        most = (sampling_ratio, sampling_ratio)
     else:
-        grid_h = torch.ceil(height / oh).long().clamp(min=0)
-        grid_w = torch.ceil(width / ow).long().clamp(min=0)
-    return MappedRoIs(rois[:, 0].long(), x0, y0, width, height, bin_w, bin_h, grid_w, grid_h)
+        grid = torch.ceil(bin_size).long().clamp(min=0)
+        mx, my = grid.amax(dim=0).tolist() if grid.numel() else (0, 0)  # one device read: the plan's size
+        most = (mx, my)
+    return MappedRoIs(rois[:, 0].long(), start, size, bin_size, grid, most, sampling_ratio > 0)
 
 
 def bin_sample_positions(
-    start: Tensor, bin_size: Tensor, grid: Tensor, bins: int, layout: str
-) -> tuple[Tensor, Tensor]:
-    """Sample positions along one axis: ``[K, bins, S]`` and which of the ``S`` exist.
+    start: Tensor, bin_size: Tensor, grid: Tensor | int, bins: int, layout: str, most: int | None = None
+) -> Tensor:
+    """Sample positions along an axis, ``[..., bins, S]``.
 
-    ``S`` is the largest grid of any RoI; RoIs with an adaptive, smaller grid get padding
-    samples marked invalid (``[K, S]`` mask), so a batch stays one dense tensor.
+    ``start`` and ``bin_size`` have one entry per RoI (``[K]``, or ``[K, 2]`` for both axes
+    at once); ``grid`` too, or one int for every RoI (a fixed sampling ratio: no tensor to
+    read). ``S`` is ``most``, the largest grid (read from ``grid`` when not given); RoIs
+    with a smaller adaptive grid get padding samples (``sample_exists`` says which), so a
+    batch stays one dense tensor. The arithmetic is torchvision's: ``start + p * bin +
+    (i + a) * bin / grid``.
     """
     a, b = _LAYOUT_OFFSETS[layout]
-    most = int(grid.max()) if grid.numel() else 0
-    i = torch.arange(most, device=start.device, dtype=start.dtype)
+    if most is None:
+        most = grid if isinstance(grid, int) else (int(grid.max()) if grid.numel() else 0)
+    i_plus_a = torch.arange(a, most + a, device=start.device, dtype=start.dtype)  # i + a, exactly
     p = torch.arange(bins, device=start.device, dtype=start.dtype)
-    # Padding samples of an empty grid must not divide by zero (they are masked anyway).
-    denominator = (grid + b).clamp(min=1).to(start.dtype)[:, None, None]
-    bin_start = start[:, None, None] + p[None, :, None] * bin_size[:, None, None]
-    pos = bin_start + (i + a)[None, None, :] * bin_size[:, None, None] / denominator
-    valid = i[None, :] < grid[:, None]
-    return pos, valid
+    if isinstance(grid, int):  # one grid for every RoI: a number, not a tensor
+        denominator: Tensor | float = float(max(grid + b, 1))
+    else:  # padding samples of an empty grid must not divide by zero (they are masked anyway)
+        denominator = (grid + b).clamp(min=1).to(start.dtype)[..., None, None]
+    bin_start = start[..., None, None] + p[:, None] * bin_size[..., None, None]
+    return bin_start + i_plus_a * bin_size[..., None, None] / denominator
 
 
-def bilinear_neighbours(pos: Tensor, size: int) -> tuple[Tensor, Tensor]:
+def sample_exists(grid: Tensor, most: int) -> Tensor:
+    """``[..., most]``: whether sample ``i`` exists in a RoI whose grid is ``grid [...]``."""
+    return torch.arange(most, device=grid.device) < grid[..., None]
+
+
+def bilinear_neighbours(pos: Tensor, size: int | tuple[int, ...]) -> tuple[Tensor, Tensor]:
     """The two cells a position interpolates along one axis, and their weights.
 
-    Returns ``cells [..., 2]`` (low, high) and ``weights [..., 2]``. Border rule as
-    torchvision: beyond one cell outside the map the weights are 0, otherwise the
-    position clamps to the map (so at the last cell both neighbours are that cell).
+    Returns ``cells [..., 2]`` (low, high, int64) and ``weights [..., 2]``. ``size`` is the
+    map's extent along the axis, or one extent per axis for ``pos [..., axes, bins, S]``
+    (several axes at once). Border rule as torchvision: beyond one cell outside the map
+    the weights are 0, otherwise the position clamps to ``[0, size - 1]`` (so at the last
+    cell both neighbours are that cell).
     """
-    inside = (pos >= -1.0) & (pos <= size)
-    p = pos.clamp(min=0)
-    low = p.floor().long()
-    at_edge = low >= size - 1
-    low = torch.where(at_edge, torch.full_like(low, size - 1), low)
-    high = torch.where(at_edge, low, low + 1)
-    p = torch.where(at_edge, low.to(p.dtype), p)
-    frac = p - low.to(p.dtype)
-    weights = torch.stack([1 - frac, frac], dim=-1) * inside[..., None].to(p.dtype)
+    sizes = (size,) if isinstance(size, int) else size
+    shape = () if isinstance(size, int) else (len(sizes), 1, 1)
+
+    def bound(values: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        return device_constant(values, pos.device, dtype).view(shape)
+
+    last = tuple(s - 1 for s in sizes)
+    inside = torch.clamp(pos, bound((-1,) * len(sizes), pos.dtype), bound(sizes, pos.dtype)) == pos
+    p = torch.clamp(pos, bound((0,) * len(sizes), pos.dtype), bound(last, pos.dtype))
+    low = p.long()  # p >= 0: truncation is the floor
+    high = torch.minimum(low + 1, bound(last, torch.long))
+    frac = p - low
+    weights = torch.stack([1 - frac, frac], dim=-1) * inside[..., None]
     return torch.stack([low, high], dim=-1), weights
 
 

@@ -14,13 +14,24 @@ running maximum over sample *steps*: step ``s`` holds the ``s``-th valid sample 
 bin that has one, so a step is a few vectorised elementwise passes, RoIPool's bins of very
 different sizes need no padding, and the arg-max is one byte per output value.
 
-Work goes in chunks of consecutive RoIs whose intermediates stay cache-sized: a chunk is
-written straight into the ``[K, C, oh, ow]`` output (no full-size channels-last copy of
-it), and its backward product covers only the cells its RoIs read.
+Two strategies share the plan, chosen by device (``strategy_for``):
+
+- **streaming** (CPU): chunks of consecutive RoIs whose intermediates stay cache-sized; a
+  chunk is written straight into the ``[K, C, oh, ow]`` output, and its backward product
+  covers only the cells its RoIs read. Many small ops, each cache-resident.
+- **dense** (CUDA): as few chunks as ``DENSE_BYTES`` allows, every bin a fixed-size bag
+  (a padding sample weighs 0, an invalid sample is -inf before the max), the max one
+  ``max(dim=1)`` over ``[bins, S, C]``, the backward autograd's (a scatter and one
+  ``embedding_bag`` backward). A few dozen launches per call, and no device read where
+  the plan's sizes are known without one (fixed sampling ratios).
+
+Both give the same forward values (the max bitwise, the mean up to summation order of
+zero-weight entries) and the same gradients up to float summation order.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -34,6 +45,26 @@ from .plan import SamplingPlan
 # A chunk's dense intermediates ([rows, C] sample values or gradients) hold about this
 # many elements: small enough to stay in cache, large enough to amortise per-op overhead.
 CHUNK_ELEMENTS = 1 << 20
+
+#: A dense chunk's transient intermediates (the ``[bins, S, C]`` sample values and their
+#: gradient for the max; the output and its gradient for the mean) stay under this; what
+#: backward keeps is only the max's indices. The C4 box head (128 RoIs x 1024 channels x
+#: 14x14) is one chunk for every Table 2c layer.
+DENSE_BYTES = 2 << 30
+
+#: Environment variable that forces a strategy (``streaming`` or ``dense``) on any device.
+STRATEGY_ENV = "ROI_ABLATION_ROI_STRATEGY"
+STRATEGIES = ("streaming", "dense")
+
+
+def strategy_for(device: torch.device) -> str:
+    """``dense`` on CUDA (launches cost more than bytes), ``streaming`` elsewhere, unless forced."""
+    forced = os.environ.get(STRATEGY_ENV, "").strip()
+    if forced:
+        if forced not in STRATEGIES:
+            raise ValueError(f"{STRATEGY_ENV}={forced!r} is no RoI strategy; valid: {', '.join(STRATEGIES)} (or unset)")
+        return forced
+    return "dense" if device.type == "cuda" else "streaming"
 
 
 @dataclass(frozen=True)
@@ -282,7 +313,51 @@ class _PlanPool(torch.autograd.Function):
         return grad_flat.view(n, h, w, c).permute(0, 3, 1, 2), None, None
 
 
-def apply_plan(features: Tensor, plan: SamplingPlan, agg: str) -> Tensor:
-    """Pool ``features [N, C, H, W]`` by ``plan`` into ``[K, C, oh, ow]`` (mean or max)."""
+def dense_pool(features: Tensor, plan: SamplingPlan, agg: str) -> Tensor:
+    """Pool ``features [N, C, H, W]`` into ``[K, C, oh, ow]`` in few, large, fixed-shape ops.
+
+    Each bin's samples are bags of ``P`` cells (``embedding_bag`` with the plan's weights);
+    the mean folds ``1/count`` into the weights and reads a bin as one bag of ``S * P``.
+    Ties of the max go to the first sample (``max(dim=1)``'s index), as in ``_chunk_max``.
+    """
+    n, c, h, w = features.shape
+    flat = features.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    bins, samples, per_sample = plan.cells.shape
+    k, (oh, ow) = plan.num_rois, plan.output_size
+    if k == 0:
+        return features.new_zeros(0, c, oh, ow)
+    per_roi = oh * ow
+    size = features.element_size()
+    if agg == "avg":
+        cells, weights = plan.cells.reshape(bins, -1), plan.mean_weights().to(flat.dtype).reshape(bins, -1)
+        step = max(1, DENSE_BYTES // (2 * per_roi * c * size))
+    else:
+        cells, weights = plan.cells.reshape(-1, per_sample), plan.weights.to(flat.dtype).reshape(-1, per_sample)
+        step = max(1, DENSE_BYTES // (2 * per_roi * samples * c * size))
+    parts = []
+    for k0 in range(0, k, step):
+        b0, b1 = k0 * per_roi, min(k, k0 + step) * per_roi
+        if agg == "avg":
+            parts.append(nnf.embedding_bag(cells[b0:b1], flat, mode="sum", per_sample_weights=weights[b0:b1]))
+            continue
+        r0, r1 = b0 * samples, b1 * samples
+        values = nnf.embedding_bag(cells[r0:r1], flat, mode="sum", per_sample_weights=weights[r0:r1]).view(-1, samples, c)
+        if not plan.all_valid:
+            values = values.masked_fill(~plan.valid[b0:b1, :, None], float("-inf"))
+        best = values.max(dim=1).values
+        if not plan.all_valid:  # a bin without samples (RoIPool outside the map) reads 0
+            best = torch.where(plan.valid[b0:b1].any(dim=1, keepdim=True), best, 0.0)
+        parts.append(best)
+    rows = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return rows.view(k, oh, ow, c).permute(0, 3, 1, 2)
+
+
+def apply_plan(features: Tensor, plan: SamplingPlan, agg: str, strategy: str | None = None) -> Tensor:
+    """Pool ``features [N, C, H, W]`` by ``plan`` into ``[K, C, oh, ow]`` (mean or max).
+
+    ``strategy`` (``streaming`` or ``dense``) defaults to ``strategy_for(features.device)``.
+    """
+    if (strategy or strategy_for(features.device)) == "dense":
+        return dense_pool(features, plan, agg)
     compile_plan = mean_gather if agg == "avg" else max_gather
     return _PlanPool.apply(features, compile_plan(plan, features.shape[1], features.dtype), plan.num_rois)

@@ -19,10 +19,12 @@ from torch import Tensor
 
 from .geometry import (
     MappedRoIs,
+    device_constant,
     bilinear_neighbours,
     bin_sample_positions,
     pool_bin_edges,
     round_half_away_from_zero,
+    sample_exists,
 )
 
 
@@ -31,9 +33,9 @@ class SamplingPlan:
     """Cells and weights of every sample of every bin; ``B = K * oh * ow`` bins.
 
     - ``cells``: ``[B, S, P]`` flat indices into the ``N*H*W`` cells of the feature batch
-    - ``weights``: ``[B, S, P]`` (0 for a neighbour outside the map)
+    - ``weights``: ``[B, S, P]`` (0 for a neighbour outside the map and for an invalid sample)
     - ``valid``: ``[B, S]`` whether sample ``s`` exists in bin ``b``
-    - ``count``: ``[B]`` divisor of the mean (RoIAlign counts out-of-map samples as 0s)
+    - ``count``: ``[B]`` divisor of the mean, at least 1 (RoIAlign counts out-of-map samples as 0s)
     - ``points``: ``[B, S, 2]`` sample ``(x, y)`` in feature index space (for drawing)
     """
 
@@ -45,6 +47,7 @@ class SamplingPlan:
     num_rois: int
     output_size: tuple[int, int]
     feature_shape: tuple[int, int, int]
+    all_valid: bool = False  # known without reading ``valid``: every sample exists (a fixed grid)
 
     @property
     def num_bins(self) -> int:
@@ -57,39 +60,50 @@ class SamplingPlan:
 
     def mean_weights(self) -> Tensor:
         """``[B, S, P]`` weights of the mean: each bin's exact linear reading of ``cells``."""
-        w = self.weights * self.valid[..., None].to(self.weights.dtype)
-        return w / self.count.clamp(min=1)[:, None, None].to(w.dtype)
+        return self.weights / self.count[:, None, None]
 
 
 def bilinear_plan(
     mapped: MappedRoIs, output_size: tuple[int, int], feature_shape: tuple[int, int, int], layout: str
 ) -> SamplingPlan:
-    """Plan of RoIAlign / RoIWarp: ``grid_h x grid_w`` bilinear samples per bin."""
+    """Plan of RoIAlign / RoIWarp: ``grid_h x grid_w`` bilinear samples per bin.
+
+    Both axes go through the geometry together (padded to the larger bin count and grid),
+    so building the plan is a few dozen ops whatever the RoI count; a fixed sampling ratio
+    needs no read from the device.
+    """
     oh, ow = output_size
     n, height, width = feature_shape
-    k = mapped.x0.shape[0]
-    ys, valid_y = bin_sample_positions(mapped.y0, mapped.bin_h, mapped.grid_h, oh, layout)
-    xs, valid_x = bin_sample_positions(mapped.x0, mapped.bin_w, mapped.grid_w, ow, layout)
-    sh, sw = ys.shape[-1], xs.shape[-1]
-    cy, wy = bilinear_neighbours(ys, height)  # [K, oh, Sh, 2]
-    cx, wx = bilinear_neighbours(xs, width)  # [K, ow, Sw, 2]
+    k = mapped.start.shape[0]
+    sw, sh = mapped.most
+    device, dtype = mapped.start.device, mapped.start.dtype
+    grid = sw if mapped.fixed else mapped.grid  # sw == sh when fixed
+    pos = bin_sample_positions(mapped.start, mapped.bin, grid, max(oh, ow), layout, max(sw, sh))
+    cells, weights = bilinear_neighbours(pos, (width, height))  # [K, 2 (x, y), bins, S, 2 (low, high)]
+    cx, wx, xs = cells[:, 0, :ow, :sw], weights[:, 0, :ow, :sw], pos[:, 0, :ow, :sw]
+    cy, wy, ys = cells[:, 1, :oh, :sh], weights[:, 1, :oh, :sh], pos[:, 1, :oh, :sh]
     # Broadcast to [K, oh, ow, Sh, Sw, 2(y), 2(x)].
-    row = (mapped.batch_index[:, None, None, None, None, None, None] * height + cy[:, :, None, :, None, :, None])
-    cells = row * width + cx[:, None, :, None, :, None, :]
-    weights = wy[:, :, None, :, None, :, None] * wx[:, None, :, None, :, None, :]
-    valid = valid_y[:, None, None, :, None] & valid_x[:, None, None, None, :]
-    points = torch.stack(torch.broadcast_tensors(xs[:, None, :, None, :], ys[:, :, None, :, None]), dim=-1)
+    row = mapped.batch_index[:, None, None, None, None, None, None] * height + cy[:, :, None, :, None, :, None]
     b, s = k * oh * ow, sh * sw
-    count = (mapped.grid_h * mapped.grid_w).clamp(min=1)
+    bin_weights = (wy[:, :, None, :, None, :, None] * wx[:, None, :, None, :, None, :]).reshape(b, s, 4)
+    if mapped.fixed:  # every RoI has the full grid: nothing to mask, one divisor
+        every = device_constant((True,), device, torch.bool).expand(b, s)
+        count = device_constant((max(sw * sh, 1),), device, dtype).expand(b)
+    else:
+        valid = sample_exists(mapped.grid, max(sw, sh))  # [K, 2, S]
+        every = (valid[:, 1, None, None, :sh, None] & valid[:, 0, None, None, None, :sw]).expand(k, oh, ow, sh, sw).reshape(b, s)
+        bin_weights = bin_weights * every[..., None]  # padding samples weigh nothing
+        count = mapped.grid.prod(dim=1).clamp(min=1).repeat_interleave(oh * ow).to(weights.dtype)
     return SamplingPlan(
-        cells=cells.reshape(b, s, 4),
-        weights=weights.reshape(b, s, 4),
-        valid=valid.expand(k, oh, ow, sh, sw).reshape(b, s),
-        count=count.repeat_interleave(oh * ow).to(weights.dtype),
-        points=points.reshape(b, s, 2),
+        cells=(row * width + cx[:, None, :, None, :, None, :]).reshape(b, s, 4),
+        weights=bin_weights,
+        valid=every,
+        count=count,
+        points=torch.stack(torch.broadcast_tensors(xs[:, None, :, None, :], ys[:, :, None, :, None]), dim=-1).reshape(b, s, 2),
         num_rois=k,
         output_size=output_size,
         feature_shape=feature_shape,
+        all_valid=mapped.fixed,
     )
 
 
@@ -111,8 +125,8 @@ def pool_plan(
     y_begin, y_end = pool_bin_edges(y0, roi_h, oh, height, rois.dtype)
     x_begin, x_end = pool_bin_edges(x0, roi_w, ow, width, rois.dtype)
     y_len, x_len = y_end - y_begin, x_end - x_begin  # may be <= 0: empty bin
-    sh = max(int(y_len.max()), 1) if k else 1
-    sw = max(int(x_len.max()), 1) if k else 1
+    # The one device read of a pool plan: its size depends on the boxes.
+    sh, sw = (max(int(v), 1) for v in torch.stack([y_len.amax(), x_len.amax()]).tolist()) if k else (1, 1)
     iy = torch.arange(sh, device=rois.device)
     ix = torch.arange(sw, device=rois.device)
     y = y_begin[..., None] + iy  # [K, oh, Sh]
@@ -126,7 +140,7 @@ def pool_plan(
     cells = cells.expand(k, oh, ow, sh, sw).reshape(b, s, 1)
     valid = valid.expand(k, oh, ow, sh, sw).reshape(b, s)
     points = torch.stack(torch.broadcast_tensors(x5, y5), dim=-1).expand(k, oh, ow, sh, sw, 2)
-    count = (y_len.clamp(min=0)[:, :, None] * x_len.clamp(min=0)[:, None, :]).reshape(b)
+    count = (y_len.clamp(min=0)[:, :, None] * x_len.clamp(min=0)[:, None, :]).reshape(b).clamp(min=1)
     return SamplingPlan(
         cells=cells,
         weights=valid[..., None].to(rois.dtype),

@@ -14,7 +14,13 @@ import pytest
 import torch
 
 from roi_ablation.roi import build_plan
-from roi_ablation.roi.geometry import bilinear_neighbours, bin_sample_positions, map_rois, round_half_away_from_zero
+from roi_ablation.roi.geometry import (
+    bilinear_neighbours,
+    bin_sample_positions,
+    map_rois,
+    round_half_away_from_zero,
+    sample_exists,
+)
 
 SEED_BOX = (296.0, 192.0, 496.0, 336.96)
 SEED = dict(spatial_scale=1 / 32, output_size=3, sampling_ratio=2, aligned=True, layout="interior")
@@ -103,16 +109,18 @@ def test_bilinear_border_rule():
     ("center", [0.25, 0.75]), ("interior", [1 / 3, 2 / 3]), ("corner", [0.0, 0.5])])
 def test_sample_layouts(layout, expected):
     start = torch.tensor([10.0], dtype=torch.float64)
-    pos, valid = bin_sample_positions(start, torch.tensor([3.0], dtype=torch.float64), torch.tensor([2]), 2, layout)
-    assert pos.shape == (1, 2, 2) and valid.all()
     want = torch.tensor([[10 + 3 * e for e in expected], [13 + 3 * e for e in expected]], dtype=torch.float64)
-    torch.testing.assert_close(pos[0], want, rtol=0, atol=1e-12)
+    for grid in (torch.tensor([2]), 2):  # a per-RoI grid and a fixed one give the same positions
+        pos = bin_sample_positions(start, torch.tensor([3.0], dtype=torch.float64), grid, 2, layout)
+        assert pos.shape == (1, 2, 2)
+        torch.testing.assert_close(pos[0], want, rtol=0, atol=1e-12)
 
 
 def test_adaptive_grids_pad_smaller_rois():
-    pos, valid = bin_sample_positions(torch.zeros(2), torch.ones(2), torch.tensor([1, 3]), 1, "center")
+    grid = torch.tensor([1, 3])
+    pos = bin_sample_positions(torch.zeros(2), torch.ones(2), grid, 1, "center")
     assert pos.shape == (2, 1, 3)
-    assert valid.tolist() == [[True, False, False], [True, True, True]]
+    assert sample_exists(grid, 3).tolist() == [[True, False, False], [True, True, True]]
     assert pos[1, 0].tolist() == pytest.approx([1 / 6, 1 / 2, 5 / 6])
 
 
