@@ -113,11 +113,20 @@ def _run_job(job: Job) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def hydra_main(cfg: DictConfig) -> None:
-    """Rank 0 (or the only process): one Hydra job; shared with the other ranks first."""
+    """Rank 0 (or the only process): one Hydra job; shared with the other ranks first.
+
+    Under submitit with several tasks each task runs this with the same job: they join one
+    process group for it (rank 0's job is the one run) and leave it after.
+    """
     hydra_cfg = HydraConfig.get()
     stop = str(stop_file(hydra_cfg.sweep.dir)) if hydra_cfg.mode == RunMode.MULTIRUN else None
     job: Job = (OmegaConf.to_container(cfg, resolve=True), hydra_cfg.runtime.output_dir, stop)  # type: ignore[assignment]
-    _run_job(distributed.broadcast_from_main(job))
+    own_group = distributed.join_submitit_tasks()
+    try:
+        _run_job(distributed.broadcast_from_main(job))
+    finally:
+        if own_group:
+            distributed.shutdown()
 
 
 def _follow() -> None:

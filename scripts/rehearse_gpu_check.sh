@@ -16,7 +16,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${REHEARSAL_VENV:-/work/rehearsal-venv}
-PY312=${PYTHON312:-$(command -v python3.12 || echo /root/.pyenv/versions/3.12.1/bin/python3.12)}
+PY312=${PYTHON312:-/root/.pyenv/versions/3.12.1/bin/python3.12}   # a real 3.12 (a pyenv shim may not resolve)
 THREADS=${REHEARSAL_THREADS:-2}
 OUT=${1:-$ROOT/outputs/gpu_check}
 BUILD_PY=${BUILD_PYTHON:-$ROOT/.venv/bin/python}   # the dev environment: the wheels are pinned to its versions

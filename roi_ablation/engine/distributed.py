@@ -6,7 +6,10 @@ gloo for CPU tensors when every process on a node has a GPU of its own; gloo for
 when the node's processes outnumber its GPUs (NCCL refuses two ranks on one GPU), e.g.
 `torchrun --nproc_per_node=2` on a one-GPU machine. ``ROI_ABLATION_DIST_BACKEND``
 overrides the choice. Process ``LOCAL_RANK`` uses GPU ``LOCAL_RANK % device_count``.
-Without torchrun everything here degenerates to the single-process case, with no group.
+Under submitit with several tasks per job (``hydra.launcher.tasks_per_node``, e.g.
+``hydra/launcher=slurm_8gpu``) every task runs the same Hydra job; ``join_submitit_tasks``
+exports the same variables from SLURM's (or submitit-local's) and joins the same group.
+Without either everything here degenerates to the single-process case, with no group.
 """
 
 import contextlib
@@ -86,6 +89,23 @@ def join_process_group() -> None:
             init_method="env://",
             timeout=datetime.timedelta(minutes=30),
         )
+
+
+def join_submitit_tasks() -> bool:
+    """Make a submitit job's tasks one process group, as torchrun's processes are; True if joined.
+
+    A no-op outside submitit, for a one-task job, or when a group exists (torchrun). Each
+    task keeps every GPU the node gives the job and takes ``LOCAL_RANK``'s.
+    """
+    if dist.is_initialized() or not os.environ.get("SUBMITIT_EXECUTOR"):
+        return False
+    import submitit  # the launcher's dependency: present wherever a submitit job runs
+
+    if submitit.JobEnvironment().num_tasks <= 1:
+        return False
+    submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
+    join_process_group()
+    return True
 
 
 def make_context(preference: str) -> DistContext:
