@@ -122,6 +122,8 @@ def hydra_main(cfg: DictConfig) -> None:
     stop = str(stop_file(hydra_cfg.sweep.dir)) if hydra_cfg.mode == RunMode.MULTIRUN else None
     job: Job = (OmegaConf.to_container(cfg, resolve=True), hydra_cfg.runtime.output_dir, stop)  # type: ignore[assignment]
     own_group = distributed.join_submitit_tasks()
+    if own_group and distributed.process_rank() != 0:
+        _log_as_follower()  # rank 0 alone writes the run's train.log, as under torchrun
     try:
         _run_job(distributed.broadcast_from_main(job))
     finally:
@@ -129,9 +131,15 @@ def hydra_main(cfg: DictConfig) -> None:
             distributed.shutdown()
 
 
+def _log_as_follower() -> None:
+    """Ranks other than 0 log warnings only, to stderr, marked with their rank."""
+    logging.basicConfig(level=logging.WARNING, force=True,
+                        format=f"[rank {distributed.process_rank()}] %(levelname)s %(name)s: %(message)s")
+
+
 def _follow() -> None:
     """Ranks other than 0: run each job rank 0 hands out, until it sends None."""
-    logging.basicConfig(level=logging.WARNING, format=f"[rank {distributed.process_rank()}] %(levelname)s %(name)s: %(message)s")
+    _log_as_follower()
     while (job := distributed.broadcast_from_main(None)) is not None:
         _run_job(job)
 

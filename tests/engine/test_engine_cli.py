@@ -111,3 +111,18 @@ def test_torchrun_two_processes(tmp_path: Path, env: dict[str, str]) -> None:
     proc = train(tmp_path / "run", *TINY, "train.max_iter=2", env=env, launcher=torchrun)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads((tmp_path / "run/metrics.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_submitit_tasks_are_one_process_group(tmp_path: Path, env: dict[str, str]) -> None:
+    """hydra/launcher=slurm_8gpu's shape on one machine: two tasks of one job, one DDP run."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    command = [sys.executable, "-m", "roi_ablation.train", "-m", f"hydra.sweep.dir={tmp_path}", *TINY,
+               "train.max_iter=2", "hydra/launcher=submitit_local", "hydra.launcher.tasks_per_node=2",
+               "hydra.launcher.timeout_min=10"]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run_dir,) = {p.parent for p in tmp_path.glob("*/metrics.json")}
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "complete"
+    log = (run_dir / "train.log").read_text()
+    assert log.count("device cpu x2,") == 1, log  # both tasks in one group; rank 0 alone writes the log
