@@ -88,6 +88,8 @@ from roi_ablation.config import CONFIG_DIR, compose_config, resolve  # noqa: E40
 from roi_ablation.data import collate_fn  # noqa: E402
 from roi_ablation.engine import distributed  # noqa: E402
 from roi_ablation.engine.build import Components, build_training  # noqa: E402
+from roi_ablation.roi.launches import count_launches  # noqa: E402
+from roi_ablation.roi.ops import strategy_for  # noqa: E402
 from roi_ablation.engine.distributed import DistContext  # noqa: E402
 from roi_ablation.engine.trainer import autocast_dtype  # noqa: E402
 from roi_ablation.models import build_model  # noqa: E402
@@ -472,26 +474,18 @@ def check_equality(device: torch.device, mode: Mode, shapes: list[Shape], rois: 
 
 
 def count_ops(fn: Callable[[], None], device: torch.device) -> dict[str, int | None]:
-    """Top-level aten ops (what Python and autograd dispatch) and CUDA kernels that one call issues."""
-    from torch.profiler import ProfilerActivity, profile
-
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=activities) as prof:
-        fn()
-    events = prof.events()
-    aten = 0
-    for event in events:
-        if not event.name.startswith("aten::"):
-            continue
-        parent = event.cpu_parent
-        while parent is not None and not parent.name.startswith("aten::"):
-            parent = parent.cpu_parent
-        aten += parent is None
+    """Ops one call dispatches (``roi/launches.py``: what the RoI layer tests bound), the device
+    reads among them, and on CUDA the kernels the profiler sees run."""
+    launches = count_launches(fn)
     kernels = None
     if device.type == "cuda":
-        kernels = sum(1 for e in events if str(getattr(e, "device_type", "")).endswith("CUDA")
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            fn()
+        kernels = sum(1 for e in prof.events() if str(getattr(e, "device_type", "")).endswith("CUDA")
                       and not e.name.startswith(("cudaLaunch", "cudaMemcpy", "cudaStream")))
-    return {"aten_ops": aten, "cuda_kernels": kernels}
+    return {"aten_ops": launches.ops, "host_syncs": launches.syncs, "cuda_kernels": kernels}
 
 
 def time_layers(device: torch.device, mode: Mode, shapes: list[Shape], rois: dict[str, RoISettings],
@@ -843,6 +837,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
         "python": platform.python_version(),
+        "roi_strategy": strategy_for(device),  # roi/ops.py: dense on CUDA; the rehearsal forces it on CPU
     }
 
 
@@ -885,11 +880,11 @@ def markdown(report: dict[str, Any]) -> str:
                      f"| {row['images_per_iter']} | {memory} |")
     roi_rows = [r for r in sections.get("roi_layers", {}).get("rows", []) if r["status"] == "measured"]
     if roi_rows:
-        lines += ["", "## roi_layers", "", "| shape | impl | roi | ms | x tv align | peak MiB | aten ops | CUDA kernels |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "## roi_layers", "", "| shape | impl | roi | ms | x tv align | peak MiB | ops | host syncs | CUDA kernels |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in roi_rows:
             lines.append(f"| {r['shape']} | {r['impl']} | {r['roi'] or ''} | {r['ms']:.2f} | "
-                         f"{r.get('time_over_tv_roi_align', '')} | {r['peak_mem_mb']} | {r['aten_ops']} | "
+                         f"{r.get('time_over_tv_roi_align', '')} | {r['peak_mem_mb']} | {r['aten_ops']} | {r['host_syncs']} | "
                          f"{r['cuda_kernels'] if r['cuda_kernels'] is not None else ''} |")
     return "\n".join(lines)
 

@@ -12,7 +12,9 @@
 # 3. The wheelhouse (scripts/build_wheelhouse.py, size-checked) installed with --no-index,
 #    exactly as on the GPU machine, with this machine's pip configuration switched off.
 # 4. scripts/gpu_check.py --device cpu end to end with that interpreter (ResNet-50 trunk at
-#    reduced image size and RoI counts; every section; torchrun with 2 ranks on gloo).
+#    reduced image size and RoI counts; every section; torchrun with 2 ranks on gloo), with the
+#    RoI layers' CUDA strategy forced (ROI_ABLATION_ROI_STRATEGY=dense), so the code that will
+#    run on the GPU is the code rehearsed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${REHEARSAL_VENV:-/work/rehearsal-venv}
@@ -54,7 +56,7 @@ mkdir -p "$OUT"
 cd "$ROOT"
 start=$(date +%s)
 status=0
-env -u PYTHONPATH OMP_NUM_THREADS="$THREADS" MALLOC_MMAP_THRESHOLD_=131072 \
+env -u PYTHONPATH OMP_NUM_THREADS="$THREADS" MALLOC_MMAP_THRESHOLD_=131072 ROI_ABLATION_ROI_STRATEGY=dense \
   "$VENV/bin/python" scripts/gpu_check.py --device cpu --out "$OUT" --name rehearsal_cpu || status=$?
 echo "rehearsal: gpu_check exited $status after $(( $(date +%s) - start )) s; $OUT/rehearsal_cpu.json"
 exit $status
