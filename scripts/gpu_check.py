@@ -24,7 +24,8 @@ JSON says so and why:
     stride 32) and mask, FPN box (7x7x256 over four levels) and mask; RoIs per call =
     the preset's sampled RoIs per image x 2 images (mask: the positive fraction of them).
     Median time, peak memory of one call, and the number of tensor ops (and CUDA
-    kernels) one call issues, counted by the profiler.
+    kernels) one call issues: ``roi/launches.py`` counts the ops and the host syncs among
+    them (the counter the RoI tests bound), the profiler the CUDA kernels.
 ``training``
     A few iterations of every row of Table 2c (``configs/roi/*.yaml`` on ``r50_c4``) and
     Table 2d (its sweep's rows on ``r50_c5``), ``align_avg`` on ``r50_fpn``, and
