@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, TypedDict, cast
 
 import torch
 from torchvision.ops import roi_align, roi_pool
@@ -50,8 +50,18 @@ WORKLOADS = {
     "mask-256": Workload("mask head, C=256, 14x14", 256, 128, 14, 16),
     "box-2048-s32": Workload("stride 32, C5 C=2048, 7x7", 2048, 512, 7, 32),
 }
+
+
+class Geometry(TypedDict):
+    """The geometry arguments of ``extract`` / ``RoISettings``."""
+
+    sampling_ratio: int
+    aligned: bool
+    layout: str
+
+
 #: Geometry of a layer whose entry states no paper setting: the 2017 RoIAlign's.
-DEFAULT_GEOMETRY = {"sampling_ratio": 2, "aligned": False, "layout": "center"}
+DEFAULT_GEOMETRY: Geometry = {"sampling_ratio": 2, "aligned": False, "layout": "center"}
 
 
 def variants() -> list[tuple[str, str]]:
@@ -59,9 +69,10 @@ def variants() -> list[tuple[str, str]]:
     return [(name, agg) for name, spec in REGISTRY.items() for agg in spec.aggs]
 
 
-def paper_geometry(method: str) -> dict[str, object]:
+def paper_geometry(method: str) -> Geometry:
     """``sampling_ratio`` / ``aligned`` / ``layout`` of ``method`` as the paper ran it."""
-    return {**DEFAULT_GEOMETRY, **REGISTRY[method].paper}
+    # register() keeps `paper` to geometry keys, so the merge is a full Geometry
+    return cast(Geometry, {**DEFAULT_GEOMETRY, **REGISTRY[method].paper})
 
 
 def make_inputs(w: Workload, device: str, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,7 +80,7 @@ def make_inputs(w: Workload, device: str, seed: int = 0) -> tuple[torch.Tensor, 
     g = torch.Generator().manual_seed(seed)
     h, wd = w.image_hw[0] // w.stride, w.image_hw[1] // w.stride
     features = torch.randn(w.images, w.channels, h, wd, generator=g)
-    size = torch.exp(torch.empty(w.rois, 2).uniform_(torch.log(torch.tensor(16.0)), torch.log(torch.tensor(512.0)), generator=g))
+    size = torch.exp(torch.empty(w.rois, 2).uniform_(float(torch.log(torch.tensor(16.0))), float(torch.log(torch.tensor(512.0))), generator=g))
     xy = torch.rand(w.rois, 2, generator=g) * (torch.tensor([w.image_hw[1], w.image_hw[0]]) - size)
     batch = torch.randint(0, w.images, (w.rois, 1), generator=g).float()
     rois = torch.cat([batch, xy, xy + size], dim=1)
@@ -86,7 +97,7 @@ def runner(impl: str, w: Workload, features: torch.Tensor, rois: torch.Tensor) -
         if impl == "tv_pool":
             return roi_pool(x, rois, w.output, scale)
         _, method, agg = impl.split(":")
-        return extract(x, rois, method, agg, w.output, scale, **paper_geometry(method))  # type: ignore[arg-type]
+        return extract(x, rois, method, agg, w.output, scale, **paper_geometry(method))
 
     def step() -> None:
         x = features.detach().requires_grad_()
@@ -180,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.memory_probe:
-        print(step_peak_mib(*args.memory_probe, args.device))
+        impl, workload = args.memory_probe
+        print(step_peak_mib(impl, workload, args.device))
         return 0
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
           f"median of {args.repeats}")

@@ -5,15 +5,46 @@ prints one JSON line, so runs are easy to collect:
 
     python scripts/bench_train.py model=small_c4 roi=pool_max
     python scripts/bench_train.py --iters 20 --eval-images 32 model=small_c5 device=cuda
+
+`--against OVERRIDE...` also measures a reference (the same overrides plus these) in the
+same process, alternating reference and candidate `--rounds` times, and prints the
+candidate's runs per hour over the reference's. A run's seconds are projected from the
+measured rates as `max_iter` steps plus one evaluation of the validation set (`eval_period`
+adds one per period); checkpoints and logging are not counted. For example, bf16 autocast
+against the fp32 twin of the committed sweep, at both strides:
+
+    python scripts/bench_train.py --against train.amp=false -- experiment=shapes_table2c roi=align_avg train.amp=true cpu_threads=1
+    python scripts/bench_train.py --against train.amp=false -- experiment=shapes_table2d roi=align_avg train.amp=true cpu_threads=1
 """
 
 import argparse
 import json
+import statistics
+from typing import Any
 
+import torch
+
+from roi_ablation.config import RootConfig, compose_config, resolve
 from roi_ablation.engine.bench import benchmark
-from roi_ablation.config import compose_config, resolve
 from roi_ablation.engine.distributed import resolve_device
 from roi_ablation.train import build_components
+
+
+def measure(overrides: list[str], args: argparse.Namespace) -> tuple[RootConfig, dict[str, Any]]:
+    cfg = resolve(compose_config(["device=cpu", *overrides]))
+    if cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
+    result = benchmark(cfg.train, build_components(cfg), resolve_device(cfg.device), cfg.seed,
+                       args.iters, args.warmup, args.eval_images)
+    return cfg, result
+
+
+def run_seconds(cfg: RootConfig, result: dict[str, Any]) -> float:
+    """One run of `cfg` at the measured rates: its training steps and its evaluations."""
+    train = cfg.train
+    evaluations = 1 + (train.max_iter - 1) // train.eval_period if train.eval_period else 1
+    return (train.max_iter * train.batch_size / result["train_images_per_s"]
+            + evaluations * cfg.data.num_val / result["eval_images_per_s"])
 
 
 def main() -> None:
@@ -21,13 +52,26 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=10, help="timed training iterations")
     parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     parser.add_argument("--eval-images", type=int, default=16, help="validation images to time inference on")
+    parser.add_argument("--against", nargs="+", metavar="OVERRIDE", help="the reference: the same overrides plus these")
+    parser.add_argument("--rounds", type=int, default=3, help="with --against: alternations of reference and candidate")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. roi=pool_max model=small_c5")
     args = parser.parse_args()
-    cfg = resolve(compose_config(["device=cpu", *args.overrides]))
-    result = benchmark(cfg.train, build_components(cfg), resolve_device(cfg.device), cfg.seed,
-                       args.iters, args.warmup, args.eval_images)
-    overrides = {"roi": f"{cfg.roi.method}_{cfg.roi.agg}", "model": cfg.model.name, "data": cfg.data.name}
-    print(json.dumps({**overrides, **result}))
+    if not args.against:
+        cfg, result = measure(args.overrides, args)
+        labels = {"roi": f"{cfg.roi.method}_{cfg.roi.agg}", "model": cfg.model.name, "data": cfg.data.name}
+        print(json.dumps({**labels, **result}))
+        return
+    seconds: dict[str, list[float]] = {"reference": [], "candidate": []}
+    for _ in range(args.rounds):
+        for name, overrides in (("reference", [*args.overrides, *args.against]), ("candidate", args.overrides)):
+            cfg, result = measure(overrides, args)
+            seconds[name].append(run_seconds(cfg, result))
+            print(json.dumps({"config": name, "amp": result["amp"], "model": cfg.model.name,
+                              "train_images_per_s": result["train_images_per_s"],
+                              "eval_images_per_s": result["eval_images_per_s"], "run_s": round(seconds[name][-1], 1)}))
+    reference, candidate = (statistics.median(seconds[k]) for k in ("reference", "candidate"))
+    print(json.dumps({"summary": True, "reference": " ".join(args.against), "reference_run_s": round(reference, 1),
+                      "candidate_run_s": round(candidate, 1), "runs_per_hour_ratio": round(reference / candidate, 3)}))
 
 
 if __name__ == "__main__":

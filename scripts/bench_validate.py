@@ -50,6 +50,7 @@ def synthetic_instances(num_images: int, num_annotations: int, seed: int = 0) ->
     image_ids = rng.integers(1, num_images + 1, num_annotations).tolist()
     annotations = []
     for k in range(num_annotations):
+        segmentation: list[list[float]] | dict[str, Any]  # polygons or an RLE
         segmentation, bbox = pool[k % len(pool)]
         iscrowd = 0
         if k % 100 == 0:

@@ -24,6 +24,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -109,11 +110,11 @@ def loss_curve(log: Path, points: Iterable[float] = LOSS_POINTS) -> dict[str, ob
     return out
 
 
-def ap_by_size(metrics: dict[str, object]) -> dict[str, object]:
+def ap_by_size(metrics: dict[str, Any]) -> dict[str, object]:  # metrics: a parsed metrics.json
     out: dict[str, object] = {}
     for section, name in (("segm", "mask"), ("bbox", "box")):
         values = metrics.get(section) or {}
-        out[f"{name} AP / APs / APm / APl"] = " / ".join(_ap(values.get(k)) for k in SIZE_KEYS)  # type: ignore[union-attr]
+        out[f"{name} AP / APs / APm / APl"] = " / ".join(_ap(values.get(k)) for k in SIZE_KEYS)
     out["train_s"] = f"{float(metrics.get('train_s') or 0):.0f}"
     return out
 

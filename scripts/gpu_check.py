@@ -72,7 +72,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the package from this checkout, installed or not (the GPU image has it only here)
@@ -80,6 +80,7 @@ if str(ROOT) not in sys.path:  # the package from this checkout, installed or no
 
 import torch  # noqa: E402
 import torchvision  # noqa: E402
+from torchvision.models.detection import MaskRCNN  # noqa: E402
 from torchvision.ops import MultiScaleRoIAlign, roi_align, roi_pool  # noqa: E402
 
 from bench_model import stock_copy  # noqa: E402  (sibling script: this file runs as a script)
@@ -100,9 +101,18 @@ from roi_ablation.roi import RoISettings, extract  # noqa: E402
 from roi_ablation.roi.poolers import RoIPooler  # noqa: E402
 
 SCHEMA = 2
+
+
+class Tolerance(TypedDict):
+    """Keyword arguments of ``torch.allclose``."""
+
+    rtol: float
+    atol: float
+
+
 #: ours vs torchvision (or device vs CPU): outputs are short sums; gradients add up many RoIs' shares.
-OUTPUT_TOL = {"rtol": 1e-5, "atol": 1e-5}
-GRAD_TOL = {"rtol": 1e-4, "atol": 1e-4}
+OUTPUT_TOL: Tolerance = {"rtol": 1e-5, "atol": 1e-5}
+GRAD_TOL: Tolerance = {"rtol": 1e-4, "atol": 1e-4}
 PRESETS = ("r50_c4", "r50_c5", "r50_fpn")
 IMAGES_PER_DEVICE = 2  # the paper's 16 images over 8 GPUs
 COCO_CLASSES = 81  # 80 categories and the background
@@ -238,7 +248,9 @@ class PeakMemory:
     """Peak memory (MiB) a ``with`` block adds over what was live when it started; ``mib`` None if not measurable."""
 
     def __init__(self, device: torch.device) -> None:
-        self.device, self.mib, self.error = device, None, None
+        self.device = device
+        self.mib: float | None = None
+        self.error: str | None = None
 
     def __enter__(self) -> "PeakMemory":
         if self.device.type == "cuda":
@@ -349,7 +361,7 @@ def roi_tensor(boxes: list[torch.Tensor]) -> torch.Tensor:
 
 
 #: torchvision's kernels by name: (function or pooler, the geometry it computes).
-TORCHVISION = {
+TORCHVISION: dict[str, dict[str, Any]] = {
     "tv_roi_pool": {"method": "pool", "agg": "max"},
     "tv_roi_align": {"method": "align", "agg": "avg", "sampling_ratio": 2, "aligned": False, "layout": "center"},
     "tv_roi_align_aligned": {"method": "align", "agg": "avg", "sampling_ratio": 2, "aligned": True, "layout": "center"},
@@ -378,8 +390,7 @@ def implementation(impl: str, roi: RoISettings | None, shape: Shape
     if shape.multi_level:
         if impl == "ours":
             assert roi is not None
-            pooler: Any = RoIPooler(names, shape.output, method=roi.method, agg=roi.agg, sampling_ratio=roi.sampling_ratio,
-                                    aligned=roi.aligned, layout=roi.layout)
+            pooler: Any = RoIPooler(names, shape.output, **roi.layer_args())
         elif impl == "tv_roi_align":
             pooler = MultiScaleRoIAlign(names, shape.output, 2)
         else:
@@ -388,9 +399,8 @@ def implementation(impl: str, roi: RoISettings | None, shape: Shape
     (name, stride), scale = shape.levels[0], 1.0 / shape.levels[0][1]
     if impl == "ours":
         assert roi is not None
-        return lambda f, b: extract(f[name], roi_tensor(b), method=roi.method, agg=roi.agg, output_size=shape.output,
-                                    spatial_scale=scale, sampling_ratio=roi.sampling_ratio, aligned=roi.aligned,
-                                    layout=roi.layout)
+        layer = roi.layer_args()  # method, agg and the geometry, completed (not None) by RoISettings
+        return lambda f, b: extract(f[name], roi_tensor(b), output_size=shape.output, spatial_scale=scale, **layer)
     if impl == "tv_roi_pool":
         return lambda f, b: roi_pool(f[name], roi_tensor(b), shape.output, scale)
     geometry = TORCHVISION[impl]
@@ -713,7 +723,7 @@ def amp_run(device: torch.device, mode: Mode, work: Path, dtype: torch.dtype | N
         training.state.scaler = torch.amp.GradScaler(device.type, enabled=True)
         training.trainer.amp_dtype = dtype
     seen: set[str] = set()
-    hook = training.state.model.roi_heads.box_roi_pool.register_forward_hook(
+    hook = cast(MaskRCNN, training.state.model).roi_heads.box_roi_pool.register_forward_hook(
         lambda module, args, out: seen.update({f"features {args[0]['0'].dtype}", f"output {out.dtype}"}))
     trained = [p for p in training.state.model.parameters() if p.requires_grad]
     before = [p.detach().clone() for p in trained]

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -274,7 +274,7 @@ def _annotation_problem(
     if ann.get("category_id") not in category_ids:
         return "unknown category id", f"category_id {ann.get('category_id')!r} is not among the categories"
     area, iscrowd = ann.get("area"), ann.get("iscrowd")
-    if not _finite_numbers([area]) or area < 0 or iscrowd not in (0, 1):
+    if not _finite_numbers([area]) or cast(float, area) < 0 or iscrowd not in (0, 1):  # area: a finite number here
         return "bad annotation", f"has area={area!r}, iscrowd={iscrowd!r}"
     return _bbox_problem(ann.get("bbox"), size) or _segmentation_problem(ann.get("segmentation"), size)
 

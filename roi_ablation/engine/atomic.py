@@ -39,7 +39,7 @@ class WriteError(OSError):
         return f"cannot write {self.filename}: {cause}" + (f"; {advice}" if advice else "")
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Call `write` on a temporary file next to `path`, then rename it to `path`."""
     tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:

@@ -14,18 +14,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 from roi_ablation.engine.distributed import DistContext
 from roi_ablation.engine.seeding import derive_seed, seeded
 
 Collate = Callable[[list[Any]], tuple[list[Any], list[Any]]]
-BatchSamplerFactory = Callable[[Iterable[int], int], Iterable[list[int]]]
+BatchSamplerFactory = Callable[[Sampler[int], int], Iterable[list[int]]]  # (an epoch's sampler, batch size) -> batches
 
 
 def plain_batches(sampler: Iterable[int], batch_size: int) -> Iterable[list[int]]:
     """Full batches only: every step sees `batch_size` images."""
-    return BatchSampler(sampler, batch_size, drop_last=True)  # type: ignore[arg-type]
+    return BatchSampler(sampler, batch_size, drop_last=True)
 
 
 class SeededItems(Dataset):
@@ -64,7 +64,7 @@ class TrainBatches:
         self.seed, self.start_iter, self.make_batches = seed, start_iter, make_batches
 
     def _epochs(self) -> Iterator[list[int]]:
-        sampler = DistributedSampler(
+        sampler: DistributedSampler[int] = DistributedSampler(
             range(self.num_items),  # type: ignore[arg-type]
             num_replicas=self.ctx.world_size,
             rank=self.ctx.rank,
@@ -90,7 +90,7 @@ def train_loader(
     """Endless (images, targets) per-rank batches; workers start when it is first iterated."""
     return DataLoader(
         SeededItems(dataset),
-        batch_sampler=batches,  # type: ignore[arg-type]
+        batch_sampler=batches,
         collate_fn=collate,
         num_workers=num_workers,
         generator=torch.Generator().manual_seed(batches.seed),  # never draw from the global RNG

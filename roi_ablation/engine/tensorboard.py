@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from google.protobuf.struct_pb2 import ListValue
+from google.protobuf.struct_pb2 import ListValue  # type: ignore[import-untyped]  # protobuf ships no type information
 from PIL import Image, ImageDraw
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
@@ -136,8 +136,8 @@ def hparam_values(description: Mapping[str, Any]) -> dict[str, bool | str]:
     ratio or layout the layer does not read (RoIPool's) reads `unused`, as the tables
     treat it. Absent keys are left out.
     """
-    roi = description.get("roi") or {}
-    layer = REGISTRY.get(roi.get("method"))
+    roi: Mapping[str, Any] = description.get("roi") or {}
+    layer = REGISTRY.get(roi["method"]) if "method" in roi else None
     values: dict[str, bool | str] = {}
     for index, (section, key, _) in enumerate(HPARAM_AXES):
         value = roi.get(key) if section else description.get(key)
@@ -226,7 +226,8 @@ class Board:
         """The run's HParams session: its settings (a run description dict); metrics are its `eval/...` scalars."""
         if self.writer:
             for summary in session_summaries(description):
-                self.writer.file_writer.add_summary(summary)
+                # torch leaves SummaryWriter.file_writer unannotated, so mypy infers None
+                self.writer.file_writer.add_summary(summary)  # type: ignore[attr-defined]
 
     def flush(self) -> None:
         if self.writer:

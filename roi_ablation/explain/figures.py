@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -25,6 +26,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from torch import Tensor
 
 from roi_ablation.explain.coverage import Coverage, first_bin_reads
 from roi_ablation.explain.setting import PICTURE_OFFSET, Setting
@@ -46,7 +48,7 @@ Row = tuple[Setting, list[Coverage]]  # one box: its setting and each method's c
 def _window(coverages: Sequence[Coverage]) -> Window:
     """The part of the map worth drawing: every overlapped or read cell, plus a margin."""
     height, width = coverages[0].area.shape
-    touched = sum(cov.overlapped | cov.read for cov in coverages)
+    touched = cast(Tensor, sum(cov.overlapped | cov.read for cov in coverages))  # a tensor: coverages is not empty
     ys, xs = touched.nonzero(as_tuple=True)
     return (max(0, int(xs.min()) - MARGIN), min(width, int(xs.max()) + 1 + MARGIN),
             max(0, int(ys.min()) - MARGIN), min(height, int(ys.max()) + 1 + MARGIN))

@@ -125,7 +125,8 @@ def stem_through(trunk: nn.Module, last_stage: str) -> nn.Sequential:
     """The trunk from its stem up to and including `last_stage`, as one module with `out_channels`."""
     names = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
     body = nn.Sequential(*(getattr(trunk, n) for n in names[: names.index(last_stage) + 1]))
-    body.out_channels = stage_channels(trunk, last_stage)
+    # torch types Module.__setattr__ for tensors and modules only; a plain int attribute is fine
+    body.out_channels = stage_channels(trunk, last_stage)  # type: ignore[assignment]
     return body
 
 

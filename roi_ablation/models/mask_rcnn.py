@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import torch
 from torch import nn
@@ -21,14 +21,24 @@ from .heads import Heads, c4_heads, fc_heads
 PoolerFactory = Callable[[Sequence[str], int], RoIPooler]  # (feature map names, output size) -> pooler
 
 
+class _FCArgs(TypedDict):
+    """The keyword arguments of `fc_heads` that come from `HeadsConfig`."""
+
+    representation_size: int
+    mask_layers: Sequence[int]
+    mask_dim: int
+
+
 def _backbone_and_heads(arch: str, trunk: nn.Module, num_classes: int, heads: HeadsConfig) -> tuple[nn.Module, Heads, list[str]]:
     if arch == "c4":
-        return stem_through(trunk, "layer3"), c4_heads(trunk.layer4, stage_channels(trunk, "layer4"), num_classes,
+        res5 = cast(nn.Module, trunk.layer4)  # a ResNet stage (Module.__getattr__ says tensor or module)
+        return stem_through(trunk, "layer3"), c4_heads(res5, stage_channels(trunk, "layer4"), num_classes,
                                                        mask_dim=heads.mask_dim), ["0"]
-    fc_args = {"representation_size": heads.representation_size, "mask_layers": heads.mask_layers, "mask_dim": heads.mask_dim}
+    fc_args: _FCArgs = {"representation_size": heads.representation_size, "mask_layers": heads.mask_layers,
+                        "mask_dim": heads.mask_dim}
     if arch == "c5":
         body = stem_through(trunk, "layer4")
-        return body, fc_heads(body.out_channels, num_classes, **fc_args), ["0"]
+        return body, fc_heads(cast(int, body.out_channels), num_classes, **fc_args), ["0"]
     if arch == "fpn":
         stages = ["layer1", "layer2", "layer3", "layer4"]
         backbone = BackboneWithFPN(trunk, {s: str(i) for i, s in enumerate(stages)}, [stage_channels(trunk, s) for s in stages],

@@ -1,4 +1,4 @@
-"""`roi-ablation-tables DIR... [--out DIR] [--baseline KEY] [--gpu-check FILE]`: sweep outputs -> the paper's tables."""
+"""`roi-ablation-tables DIR... [--out DIR] [--baseline KEY] [--gpu-check FILE] [--rules v1|v2]`: sweep outputs -> the paper's tables."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from roi_ablation.report.claims import RULEBOOKS
 from roi_ablation.report.collect import ReportError
 from roi_ablation.report.paper import DEFAULT_BASELINE
 from roi_ablation.report.power import GPU_CHECK
@@ -28,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--gpu-check", type=Path, default=GPU_CHECK, metavar="FILE",
                         help="gpu_check.json whose step times give the power plan's GPU hours, if it exists; "
                         "default: %(default)s")
+    parser.add_argument("--rules", choices=sorted(RULEBOOKS), default="v1",
+                        help="the margins of the claims' verdicts and the power plan (docs/claims.md): v1, the "
+                        "original rule; v2, the pre-registered confirmatory rule; default: %(default)s")
     return parser
 
 
@@ -39,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help or a usage error: argparse has printed why
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        report = write_report(args.dirs, args.out, shlex.join(["roi-ablation-tables", *argv]), args.baseline, args.gpu_check)
+        report = write_report(args.dirs, args.out, shlex.join(["roi-ablation-tables", *argv]), args.baseline, args.gpu_check,
+                              RULEBOOKS[args.rules])
     except ReportError as exc:
         print(f"roi-ablation-tables: error: {exc}", file=sys.stderr)
         return 2

@@ -14,20 +14,31 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from roi_ablation.report.claims import RULEBOOKS
 from roi_ablation.report.collect import ReportError
 from roi_ablation.report.summary import print_summary
 from roi_ablation.report.write import write_report
 
 
 class TablesCallback(Callback):
-    """``roi-ablation-tables SWEEP_DIR --out SWEEP_DIR/tables`` after every sweep; exit 1 if a job did not complete."""
+    """``roi-ablation-tables SWEEP_DIR --out SWEEP_DIR/tables`` after every sweep; exit 1 if a job did not complete.
+
+    ``rules``: the claims' rulebook (``hydra.callbacks.tables.rules=v2`` in an experiment).
+    """
+
+    def __init__(self, rules: str = "v1") -> None:
+        if rules not in RULEBOOKS:
+            raise ValueError(f"hydra.callbacks.tables.rules={rules!r} is no rulebook; valid: {', '.join(sorted(RULEBOOKS))}")
+        self.rules = rules
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         out = sweep_dir / "tables"
         print(f"\nSweep finished: building the tables from {sweep_dir}")
         try:
-            report = write_report([sweep_dir], out, shlex.join(["roi-ablation-tables", str(sweep_dir), "--out", str(out)]))
+            command = ["roi-ablation-tables", str(sweep_dir), "--out", str(out)] + (
+                ["--rules", self.rules] if self.rules != "v1" else [])
+            report = write_report([sweep_dir], out, shlex.join(command), rules=RULEBOOKS[self.rules])
         except (ReportError, OSError) as exc:
             print(f"roi-ablation-tables: error: {exc}")
             raise SystemExit(1) from None

@@ -33,6 +33,25 @@ Question = Literal[Rule, "compared"]
 
 
 @dataclass(frozen=True)
+class Rulebook:
+    """The margins a sweep's verdicts are judged by: docs/claims.md's v1, or its pre-registered v2.
+
+    ``equivalence`` overrides ``margin`` for the ``≈`` rows (rule ``equivalent``), per metric.
+    """
+
+    name: str
+    margin: float = MARGIN
+    equivalence: tuple[tuple[str, float], ...] = ()
+
+    def margin_for(self, rule: Question, metric: str) -> float:
+        return dict(self.equivalence).get(metric, self.margin) if rule == "equivalent" else self.margin
+
+    def describe(self) -> str:
+        extra = "".join(f", ≈ rows in {m}: ±{v:.2f}" for m, v in self.equivalence)
+        return f"rule {self.name}: margin {self.margin:g} AP point{extra}"
+
+
+@dataclass(frozen=True)
 class Side:
     """A paper row by layer and aggregation; agg None: whichever fills the row (2d's RoIAlign)."""
 
@@ -132,6 +151,19 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
+#: The v1 sweep's stride-16 gain of RoIAlign (avg) over RoIPool (claims.csv, 2026-12-02), the
+#: pilot that v2's margin is scaled by; fixed numbers, never recomputed from a later sweep.
+PILOT_GAIN_16 = {"AP": 11.0, "AP75": 16.2}
+
+#: v1 (docs/claims.md): one margin. v2 (pre-registered 2026-12-06): for the ≈ rows the
+#: paper's margin as the same fraction of RoIAlign's stride-16 gain on the twin as in the paper.
+RULEBOOKS = {
+    "v1": Rulebook("v1"),
+    "v2": Rulebook("v2", equivalence=tuple((metric, MARGIN * gain / paper_gain) for metric, gain in PILOT_GAIN_16.items()
+                                           if (paper_gain := ALIGN_AVG_16.paper(metric)))),
+}
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     """One row of claims.csv, with the interval's seed counts kept for the Markdown."""
@@ -186,7 +218,7 @@ def decision_power(rule: Question, pilot: Pilot, n: int, margin: float = MARGIN)
     return p_low_above(bar, pilot, n) + p_high_below(margin, pilot, n) - p_inside(bar, margin, pilot, n)
 
 
-def evaluate_claims(tables: list[Table]) -> list[ClaimResult]:
+def evaluate_claims(tables: list[Table], rules: Rulebook = RULEBOOKS["v1"]) -> list[ClaimResult]:
     """Every claim and metric, for every table (or 2d/2c pair of tables) it applies to."""
     results: list[ClaimResult] = []
     for claim in CLAIMS:
@@ -195,7 +227,8 @@ def evaluate_claims(tables: list[Table]) -> list[ClaimResult]:
                 ours = interval(claim.effect.samples(group, metric))
                 results.append(
                     ClaimResult(
-                        claim.text + suffix, claim.effect.stride(), metric, ours, claim.effect.paper(metric), verdict(claim.rule, ours)
+                        claim.text + suffix, claim.effect.stride(), metric, ours, claim.effect.paper(metric),
+                        verdict(claim.rule, ours, rules.margin_for(claim.rule, metric))
                     )
                 )
     return results
@@ -206,27 +239,27 @@ def claims_rows(tables: list[Table]) -> list[dict[str, object]]:
     return [result.record() for result in evaluate_claims(tables)]
 
 
-def write_claims(tables: list[Table], out: Path) -> list[Path]:
+def write_claims(tables: list[Table], out: Path, rules: Rulebook = RULEBOOKS["v1"]) -> list[Path]:
     """Write `out/claims.csv` and `out/claims.md`; return their paths."""
-    results = evaluate_claims(tables)
+    results = evaluate_claims(tables, rules)
     csv_path, md_path = out / "claims.csv", out / "claims.md"
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         for result in results:
             writer.writerow({k: csv_cell(v) for k, v in result.record().items()})
-    md_path.write_text(render_claims(results), encoding="utf-8")
+    md_path.write_text(render_claims(results, rules), encoding="utf-8")
     return [csv_path, md_path]
 
 
-def render_claims(results: list[ClaimResult]) -> str:
+def render_claims(results: list[ClaimResult], rules: Rulebook = RULEBOOKS["v1"]) -> str:
     """The claims as a Markdown table, with the rule that produced each verdict."""
     lines = [
         "# The paper's claims, tested",
         "",
         "ours: mean of the per-seed differences (AP points), with its 95% t interval; claim 4: "
         "the stride-32 gain minus the stride-16 gain, Welch's interval over the two strides' "
-        f"per-seed gains. Verdicts by the rule in docs/claims.md (margin {MARGIN:g} AP point): "
+        f"per-seed gains. Verdicts by docs/claims.md's {rules.describe()}: "
         "> needs the interval above 0, ≫ above the margin, ≈ inside ± the margin.",
         "",
         "| claim | stride | metric | ours | 95% CI | paper | seeds | verdict |",

@@ -10,6 +10,7 @@ it reads come from the registry, so a user's layer gets a correct row with no ed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from roi_ablation.roi import REGISTRY, RoISettings
 from roi_ablation.roi.settings import GEOMETRY_DEFAULTS
@@ -158,7 +159,8 @@ def variant_key(roi: RoISettings) -> str:
     reads = spec.reads if spec else frozenset(GEOMETRY_DEFAULTS)
     parts = [roi.method, roi.agg]
     if "sampling_ratio" in reads:
-        parts.append("n=adaptive" if roi.sampling_ratio <= 0 else f"n={roi.sampling_ratio}")
+        # not None: RoISettings completes the geometry, and a run record holds it
+        parts.append("n=adaptive" if cast(int, roi.sampling_ratio) <= 0 else f"n={roi.sampling_ratio}")
     if "aligned" in reads:
         parts.append("aligned" if roi.aligned else "unaligned")
     if "layout" in reads:

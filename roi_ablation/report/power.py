@@ -4,7 +4,7 @@ The sweep is read as a pilot. For every claim row (claims.py) and every extra ro
 the baseline, its per-seed differences give an effect and a spread; if those were the
 truth, `seeds` is the fewest seeds at which the 95% interval decides (the claim's verdict
 is reproduced or not reproduced; an extra row's interval is above 0, below 0 or inside
-± MARGIN) with 80% probability. A new sweep must use seeds never used before, so its
+± the rulebook's margin) with 80% probability. A new sweep must use seeds never used before, so its
 cost is that many seeds of every row compared: CPU hours from the runs' measured
 train + eval seconds, GPU hours at the paper's schedule from a `gpu_check.json`'s
 measured s/iter, when there is one. The pilot's effect is an estimate, so these are
@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from roi_ablation.report.claims import CLAIMS, MARGIN, Question, decision_power, table_groups
+from roi_ablation.report.claims import CLAIMS, RULEBOOKS, Question, Rulebook, decision_power, table_groups
 from roi_ablation.report.paper import PAPER_IMAGES_PER_ITER, PAPER_ITERATIONS
 from roi_ablation.report.render import csv_cell, display_path
 from roi_ablation.report.stats import Pilot, paired_differences, seeds_needed
@@ -89,8 +89,9 @@ class Plan:
         return dict(zip(COLUMNS, values, strict=True))
 
 
-def plan(tables: list[Table], gpu: GpuCheck) -> list[Plan]:
-    """A plan for every claim row, then for every extra row of each table against its baseline."""
+def plan(tables: list[Table], gpu: GpuCheck, rules: Rulebook = RULEBOOKS["v1"]) -> list[Plan]:
+    """A plan for every claim row, then for every extra row of each table against its baseline,
+    each decided by ``rules``' margin for its rule and metric."""
     where = {id(row): table for table in tables for row in table.rows}
     plans: list[Plan] = []
     for claim in CLAIMS:
@@ -98,7 +99,7 @@ def plan(tables: list[Table], gpu: GpuCheck) -> list[Plan]:
             rows = claim.effect.rows(group) or []
             for metric in claim.metrics:
                 plans.append(_plan(claim.text + suffix, claim.effect.stride(), metric, claim.rule,
-                                   claim.effect.samples(group, metric), rows, where, gpu))
+                                   claim.effect.samples(group, metric), rows, where, gpu, rules.margin_for(claim.rule, metric)))
     for table in tables:
         base = table.base
         several = sum(t.layout.stride == table.layout.stride for t in tables) > 1
@@ -108,26 +109,27 @@ def plan(tables: list[Table], gpu: GpuCheck) -> list[Plan]:
             name = f"{row.variant} - {base.variant}" + (f" ({table.stem})" if several else "")
             for metric in EXTRA_METRICS:
                 samples = [paired_differences(row.by_seed(metric), base.by_seed(metric))]
-                plans.append(_plan(name, str(table.layout.stride), metric, "compared", samples, [row, base], where, gpu))
+                plans.append(_plan(name, str(table.layout.stride), metric, "compared", samples, [row, base], where, gpu,
+                                   rules.margin_for("compared", metric)))
     return plans
 
 
 def _plan(name: str, stride: str, metric: str, rule: Question, samples: list[list[float]], rows: list[Row],
-          where: dict[int, Table], gpu: GpuCheck) -> Plan:
+          where: dict[int, Table], gpu: GpuCheck, margin: float) -> Plan:
     pilot = Pilot.of(samples)
     have = min(len(s) for s in samples)
     if pilot is None:
         return Plan(name, stride, metric, rule, have, None, None, None, None, None,
                     "needs 2+ seeds paired in every row compared")
     notes = ["no spread in the pilot: planned as noiseless"] if pilot.sd == 0 else []
-    seeds = seeds_needed(lambda n: decision_power(rule, pilot, n), TARGET, MAX_SEEDS)
+    seeds = seeds_needed(lambda n: decision_power(rule, pilot, n, margin), TARGET, MAX_SEEDS)
     if seeds is None:
         notes.append(f"not reached by {MAX_SEEDS} seeds: the pilot's effect sits on a decision bound")
     per_seed = [t for row in rows if (t := row.seconds_per_run) is not None]
     cpu = seeds * sum(per_seed) / 3600 if seeds is not None and len(per_seed) == len(rows) else None
     gpu_hours, gpu_note = _gpu_hours(seeds, rows, where, gpu)
     notes += [gpu_note] if gpu_note else []
-    return Plan(name, stride, metric, rule, have, pilot, decision_power(rule, pilot, have), seeds, cpu, gpu_hours,
+    return Plan(name, stride, metric, rule, have, pilot, decision_power(rule, pilot, have, margin), seeds, cpu, gpu_hours,
                 "; ".join(notes))
 
 
@@ -148,7 +150,7 @@ def _gpu_hours(seeds: int | None, rows: list[Row], where: dict[int, Table], gpu:
     return (hours if seeds is not None else None), ""
 
 
-def write_power(plans: list[Plan], gpu: GpuCheck, out: Path) -> list[Path]:
+def write_power(plans: list[Plan], gpu: GpuCheck, out: Path, rules: Rulebook = RULEBOOKS["v1"]) -> list[Path]:
     """Write `out/power.csv` and `out/power.md`; return their paths."""
     csv_path, md_path = out / "power.csv", out / "power.md"
     with csv_path.open("w", newline="", encoding="utf-8") as f:
@@ -156,17 +158,17 @@ def write_power(plans: list[Plan], gpu: GpuCheck, out: Path) -> list[Path]:
         writer.writeheader()
         for p in plans:
             writer.writerow({k: csv_cell(v) for k, v in p.record().items()})
-    md_path.write_text(render_power(plans, gpu), encoding="utf-8")
+    md_path.write_text(render_power(plans, gpu, rules), encoding="utf-8")
     return [csv_path, md_path]
 
 
-def render_power(plans: list[Plan], gpu: GpuCheck) -> str:
+def render_power(plans: list[Plan], gpu: GpuCheck, rules: Rulebook = RULEBOOKS["v1"]) -> str:
     """The plans as a Markdown section, with what each number assumes."""
     lines = [
         "# Seeds for a decision (power planning)",
         "",
         f"This sweep as a pilot: if each effect and its per-seed sd were what it measured, `seeds` is the fewest "
-        f"seeds at which the 95% interval decides with {TARGET:.0%} probability (margin {MARGIN:g} AP point, "
+        f"seeds at which the 95% interval decides with {TARGET:.0%} probability ({rules.describe()}, "
         "docs/claims.md: a claim reproduced or not reproduced; an extra row's gain above 0, below 0 or inside "
         "± the margin). `power`: that probability at the pilot's own seeds. Cost: `seeds` new seeds of every row "
         "compared; CPU hours from the runs' measured train + eval seconds, GPU hours at the paper's "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roi_ablation.report.claims import write_claims
+from roi_ablation.report.claims import RULEBOOKS, Rulebook, write_claims
 from roi_ablation.report.collect import ReportError, Run, collect
 from roi_ablation.report.dashboard import write_tensorboard
 from roi_ablation.report.plot import plot_gains, plot_tables
@@ -36,11 +36,12 @@ class Report:
 
 
 def write_report(dirs: list[Path], out: Path, command: str, baseline: str | None = None,
-                 gpu_check: Path = GPU_CHECK) -> Report:
+                 gpu_check: Path = GPU_CHECK, rules: Rulebook = RULEBOOKS["v1"]) -> Report:
     """Read every run under ``dirs`` and write the report into ``out``; ``command`` goes into the provenance.
 
     ``baseline``: the variant key gains are measured from (default RoIPool); ``gpu_check``:
-    the gpu_check.json whose step times price the power plan in GPU hours, if it exists.
+    the gpu_check.json whose step times price the power plan in GPU hours, if it exists;
+    ``rules``: the margins of the verdicts and plans (docs/claims.md's v1 or v2).
     Raises ``ReportError`` for a directory without runs, an unknown baseline, or when no
     run says which data set and stride it used (naming each run and why).
     """
@@ -51,15 +52,15 @@ def write_report(dirs: list[Path], out: Path, command: str, baseline: str | None
                           + "\n".join(f"  {why_unplaced(run)}" for run in unplaced))
     out.mkdir(parents=True, exist_ok=True)
     gpu = read_gpu_check(gpu_check)
-    report = Report(collection.runs, tables, unplaced, plan(tables, gpu), gpu)
+    report = Report(collection.runs, tables, unplaced, plan(tables, gpu, rules), gpu)
     for table in tables:
         report.written.append(write_csv(table, out / f"{table.stem}.csv"))
         markdown = out / f"{table.stem}.md"
         markdown.write_text(render_markdown(table), encoding="utf-8")
         report.written.append(markdown)
     report.written += [plot_tables(tables, out / "tables.png"), plot_gains(tables, out / "gains.png")]
-    report.written += write_claims(tables, out)
-    report.written += write_power(report.plans, gpu, out)
+    report.written += write_claims(tables, out, rules)
+    report.written += write_power(report.plans, gpu, out, rules)
     provenance = out / "provenance.md"
     provenance.write_text(render_provenance(tables, unplaced, collection.sweeps, command), encoding="utf-8")
     report.written += [provenance, write_tensorboard(tables, out)]

@@ -255,7 +255,7 @@ def _chunk_max(values: Tensor, chunk: Chunk, arg: Tensor | None) -> Tensor:
             torch.gt(step_values, best[:n], out=larger[:n])
             torch.maximum(step[:n], larger[:n].mul_(s), out=step[:n])
         torch.maximum(best[:n], step_values, out=best[:n])
-    if arg is not None:
+    if arg is not None and step is not None:  # step is None exactly when arg is
         arg.copy_(step)
     return best if chunk.order is None else torch.empty_like(best).index_copy_(0, chunk.order, best)
 
@@ -280,7 +280,7 @@ class _PlanPool(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, features: Tensor, gather: Gather, num_rois: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, features: Tensor, gather: Gather, num_rois: int) -> Tensor:
         n, c, h, w = features.shape
         flat = features.permute(0, 2, 3, 1).reshape(n * h * w, c).contiguous()  # a view for one image
         out = features.new_empty(num_rois, c, *gather.output_size)
@@ -299,7 +299,7 @@ class _PlanPool(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
+    def backward(ctx, grad: Tensor):
         (arg,) = ctx.saved_tensors
         gather: Gather = ctx.gather
         n, c, h, w = ctx.feature_shape

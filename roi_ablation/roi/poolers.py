@@ -62,7 +62,7 @@ class RoIPooler(MultiScaleRoIAlign):
         return extract(feature, rois, method=self.method, agg=self.agg, output_size=self.output_size,
                        spatial_scale=scale, sampling_ratio=self.sampling_ratio, aligned=self.aligned, layout=self.layout)
 
-    def forward(self, x: Mapping[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Mapping[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:
         """``[K, C, h, w]`` for the ``K`` boxes of all images, in image order.
 
         Boxes keep (at least) float32 whatever the features' dtype or autocast state, so a

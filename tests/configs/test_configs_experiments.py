@@ -19,7 +19,21 @@ def _compose(*overrides: str, hydra: bool = False):
 
 
 def test_the_experiments_of_the_design_exist() -> None:
-    assert {"table2c", "table2d", "shapes_table2c", "shapes_table2d", "demo"} <= set(EXPERIMENTS)
+    assert {"table2c", "table2d", "shapes_table2c", "shapes_table2d", "shapes_confirm", "demo"} <= set(EXPERIMENTS)
+
+
+def test_the_confirmatory_sweep_is_judged_by_v2_on_new_seeds() -> None:
+    """docs/claims.md's pre-registration: rule v2, seeds the pilot (0-4) never used."""
+    cfg = _compose("experiment=shapes_confirm", hydra=True)
+    assert cfg.hydra.callbacks.tables.rules == "v2"
+    assert not {int(s) for s in cfg.hydra.sweeper.params.seed.split(",")} & set(range(10))
+
+
+def test_the_demo_is_the_384_px_twin_two_jobs_at_once() -> None:
+    cfg = _compose("experiment=demo", hydra=True)
+    twin = _compose("experiment=shapes_table2c")
+    assert (cfg.data.image_size, cfg.model.anchors.sizes) == (twin.data.image_size, twin.model.anchors.sizes) == (384, [32, 64, 128, 256])
+    assert "joblib" in cfg.hydra.launcher._target_ and cfg.hydra.launcher.n_jobs * cfg.cpu_threads == 2
 
 
 @pytest.mark.parametrize(
@@ -29,7 +43,8 @@ def test_the_experiments_of_the_design_exist() -> None:
         ("table2d", "r50_c5", "coco", {"pool_max", "align_avg", "align_avg_aligned"}, 3),
         ("shapes_table2c", "small_c4", "shapes", {"pool_max", "warp_max", "warp_avg", "align_max", "align_avg", "align_avg_aligned", "prpool_avg"}, 3),
         ("shapes_table2d", "small_c5", "shapes", {"pool_max", "align_avg", "align_avg_aligned"}, 3),
-        ("demo", "small_c4", "shapes", {"pool_max", "align_avg"}, 0),
+        ("demo", "small_c4", "shapes", {"pool_max", "align_avg"}, 1),
+        ("shapes_confirm", "small_c4", "shapes", {"pool_max", "warp_max", "warp_avg", "align_max", "align_avg"}, 8),
     ],
 )
 def test_experiment_sweeps_the_rows(experiment: str, model: str, data: str, rows: set[str], seeds: int) -> None:
@@ -42,10 +57,10 @@ def test_experiment_sweeps_the_rows(experiment: str, model: str, data: str, rows
         _compose(f"experiment={experiment}", f"roi={row}")
 
 
-@pytest.mark.parametrize("launcher", ["basic", "joblib", "submitit_slurm", "submitit_local"])
+@pytest.mark.parametrize("launcher", ["basic", "joblib", "submitit_slurm", "submitit_local", "slurm_8gpu"])
 def test_launchers_compose(launcher: str) -> None:
     cfg = _compose("experiment=shapes_table2d", f"hydra/launcher={launcher}", hydra=True)
-    assert launcher.split("_")[0] in cfg.hydra.launcher._target_.lower()
+    assert launcher.split("_")[0].replace("slurm", "submitit") in cfg.hydra.launcher._target_.lower()
 
 
 @pytest.mark.slow

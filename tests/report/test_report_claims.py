@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from roi_ablation.report.claims import COLUMNS, MARGIN, claims_rows, verdict, write_claims
+from roi_ablation.report.claims import COLUMNS, MARGIN, RULEBOOKS, claims_rows, evaluate_claims, verdict, write_claims
 from roi_ablation.report.collect import collect
 from roi_ablation.report.stats import Estimate
 from roi_ablation.report.tables import Table, build_tables
@@ -144,3 +144,21 @@ def test_write_claims_writes_csv_and_markdown(tmp_path: Path) -> None:
     assert (first["claim"], first["stride"], first["metric"], first["paper"]) == ("1 RoIAlign (avg) > RoIPool", "16", "AP", "3.4")
     markdown = (out / "claims.md").read_text(encoding="utf-8")
     assert "| 1 RoIAlign (avg) > RoIPool | 16 | AP | +4." in markdown and "| 3 | **reproduced** |" in markdown
+
+
+def test_v2_rulebook_widens_only_the_equivalence_margin() -> None:
+    """docs/claims.md's v2: 1.0 AP x the pilot's stride-16 RoIAlign gain over the paper's (11.0 / 3.4, 16.2 / 5.1)."""
+    v1, v2 = RULEBOOKS["v1"], RULEBOOKS["v2"]
+    assert v2.margin_for("equivalent", "AP") == pytest.approx(11.0 / 3.4)
+    assert v2.margin_for("equivalent", "AP75") == pytest.approx(16.2 / 5.1)
+    assert v2.margin_for("far_greater", "AP") == v2.margin_for("equivalent", "APbb") == v1.margin_for("equivalent", "AP") == MARGIN
+
+
+def test_v2_decides_an_equivalence_that_v1_cannot(tmp_path: Path) -> None:
+    """RoIWarp 2 AP above RoIPool with little noise: outside v1's ±1 (not reproduced), inside v2's ±3.2."""
+    write_sweep(tmp_path, 16, {**PAPER_LIKE_16, "warp_max": 22.0})
+    built = tables(tmp_path)
+    verdicts = {rules: {(r.claim, r.metric): r.verdict for r in evaluate_claims(built, RULEBOOKS[rules])} for rules in RULEBOOKS}
+    key = ("2 RoIWarp (max) ≈ RoIPool", "AP")
+    assert (verdicts["v1"][key], verdicts["v2"][key]) == ("not reproduced", "reproduced")
+    assert verdicts["v1"][("1 RoIAlign (avg) > RoIPool", "AP")] == verdicts["v2"][("1 RoIAlign (avg) > RoIPool", "AP")]
