@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+
+from roi_ablation.atomic import atomic_write
 
 from .cache import user_cache_root
 from .errors import DataError
@@ -148,12 +149,7 @@ def _cache_files(path: Path, digest: str) -> list[Path]:
 def _write_quietly(target: Path, text: str) -> bool:
     """Write `target` atomically; False (logged at debug level) where it cannot be written."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        atomic_write(target, lambda f: f.write(text.encode("utf-8")))
         return True
     except OSError as err:
         logger.debug("cannot cache the annotation check in %s: %s", target, err)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from roi_ablation.engine.atomic import atomic_symlink, atomic_torch_save
+from roi_ablation.atomic import atomic_symlink, atomic_torch_save
 from roi_ablation.engine.distributed import DistContext, gather_to_main
 from roi_ablation.engine.seeding import RngState, capture_rng_state, derive_seed, restore_rng_state, seed_everything
 

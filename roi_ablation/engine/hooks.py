@@ -12,7 +12,7 @@ from pathlib import Path
 
 from torch import nn
 
-from roi_ablation.engine.atomic import atomic_write_json
+from roi_ablation.atomic import atomic_write_json
 from roi_ablation.engine.checkpoint import Checkpointer, save_final_weights
 from roi_ablation.engine.distributed import DistContext
 from roi_ablation.engine.evaluate import Evaluation, evaluate

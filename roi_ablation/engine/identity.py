@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from roi_ablation.engine.atomic import atomic_write_json
+from roi_ablation.atomic import atomic_write_json
 
 IDENTITY_GROUPS = ("roi", "model", "data", "train", "seed")
 NOT_IDENTITY = frozenset(

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from roi_ablation.engine.atomic import WriteError
+from roi_ablation.atomic import WriteError
 
 LOCK_FILE = ".lock"
 

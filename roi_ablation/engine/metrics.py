@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from roi_ablation.engine.atomic import atomic_write_json
+from roi_ablation.atomic import atomic_write_json
 from roi_ablation.roi import RoISettings
 from roi_ablation.roi.settings import LAYER_KEYS
 

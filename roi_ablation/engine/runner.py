@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from roi_ablation.data.errors import DataError
-from roi_ablation.engine.atomic import WriteError
+from roi_ablation.atomic import WriteError
 from roi_ablation.engine.build import Builder, Components, Training, build_training
 from roi_ablation.engine.checkpoint import FINAL, Checkpointer, saved_checkpoints
 from roi_ablation.engine.config import TrainConfig

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import engine_standins as standins
-from roi_ablation.engine import atomic
-from roi_ablation.engine.atomic import WriteError, atomic_torch_save, atomic_write, atomic_write_json
+from roi_ablation import atomic
+from roi_ablation.atomic import WriteError, atomic_torch_save, atomic_write, atomic_write_json
 from roi_ablation.engine.checkpoint import (
     CHECKPOINT_DIR,
     LAST,

@@ -17,7 +17,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import engine_procs as procs
 import engine_standins as standins
 from roi_ablation.engine import checkpoint
-from roi_ablation.engine.atomic import WriteError
+from roi_ablation.atomic import WriteError
 from roi_ablation.engine.distributed import DistContext
 from roi_ablation.engine.runner import Outcome
 

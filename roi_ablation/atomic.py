@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader (or a resumed run) never sees a half-written file.
+"""Atomic file writes, for every package: a reader (or a resumed run) never sees a half-written file.
 
 Every file a run relies on (checkpoints, metrics.json, results) is written to a
 temporary file in the same directory, flushed to disk, then renamed over the target.
