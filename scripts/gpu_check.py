@@ -714,6 +714,9 @@ def fp16_scaler_support(device: torch.device) -> str | None:
     return None
 
 
+SCALER_BACKOFF_STEPS = 16  # 2**16 halved 16 times is 1: past that, overflow is not the scale's fault
+
+
 def amp_run(device: torch.device, mode: Mode, work: Path, dtype: torch.dtype | None, force_scaler: bool,
             deadline: float) -> dict[str, Any]:
     """A few ``Trainer.step`` of r50_c4 (align_max) under ``dtype``; the dtypes the RoI layer sees, the loss scale."""
@@ -728,25 +731,31 @@ def amp_run(device: torch.device, mode: Mode, work: Path, dtype: torch.dtype | N
     trained = [p for p in training.state.model.parameters() if p.requires_grad]
     before = [p.detach().clone() for p in trained]
     batches = iter(training.train_batches(0))
-    losses, scales, seconds = [], [], []
+    scaler = training.state.scaler
+    losses, scales, seconds, skipped_steps = [], [], [], 0
     try:
-        for i in range(mode.amp_steps):
-            if i and time.perf_counter() > deadline:
+        # A GradScaler starts at 2**16 and halves on every step whose gradients overflow, skipping
+        # that step; how many it skips depends on the hardware's numerics. So the run goes on past
+        # ``amp_steps`` until the optimizer has taken a step, for at most SCALER_BACKOFF_STEPS more.
+        for i in range(mode.amp_steps + SCALER_BACKOFF_STEPS):
+            if (i >= mode.amp_steps and skipped_steps < i) or (i and time.perf_counter() > deadline):
                 break
             start = time.perf_counter()
+            scale_before = scaler.get_scale() if scaler.is_enabled() else None
             step_losses, _ = training.trainer.step(*next(batches))
             sync(device)
             seconds.append(round(time.perf_counter() - start, 3))
             losses.append(round(step_losses["loss"], 5))
-            scales.append(float(training.state.scaler.get_scale()) if training.state.scaler.is_enabled() else None)
+            scales.append(float(scaler.get_scale()) if scaler.is_enabled() else None)
+            skipped_steps += scale_before is not None and scaler.get_scale() < scale_before
     finally:
         hook.remove()
     changed = sum(not torch.equal(a, p.detach()) for a, p in zip(before, trained))
     ok = all(map(math.isfinite, losses)) and changed > 0
     return {"status": "measured" if ok else "failed", "reason": None if ok else "non-finite loss or no parameter updated",
-            "autocast": str(training.trainer.amp_dtype), "grad_scaler": training.state.scaler.is_enabled(),
-            "steps": len(losses), "step_s": seconds, "losses": losses, "loss_scale": scales, "roi_layer_dtypes": sorted(seen),
-            "params_updated": f"{changed} of {len(trained)} trained tensors"}
+            "autocast": str(training.trainer.amp_dtype), "grad_scaler": scaler.is_enabled(),
+            "steps": len(losses), "steps_skipped_by_scaler": skipped_steps, "step_s": seconds, "losses": losses,
+            "loss_scale": scales, "roi_layer_dtypes": sorted(seen), "params_updated": f"{changed} of {len(trained)} trained tensors"}
 
 
 def check_amp(device: torch.device, mode: Mode, work: Path, deadline: float) -> dict[str, Any]:

@@ -141,11 +141,29 @@ def tiny_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproce
     return out, _script("gpu_check.py", "--out", str(out), "--device", "cpu", "--tiny", timeout=600)
 
 
+def _failures(report: dict) -> list[tuple[str, str | None]]:
+    """Every object in the report with status ``failed``, as (path, reason): what a red CI log needs."""
+    found = []
+
+    def walk(node: object, path: str) -> None:
+        if isinstance(node, dict):
+            if node.get("status") == "failed":
+                found.append((path, node.get("reason")))
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(report.get("sections", {}), "sections")
+    return found
+
+
 @pytest.mark.slow
 def test_tiny_cpu_check_runs_every_section(tiny_check):
     out, done = tiny_check
-    assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "gpu_check.json").read_text())
+    assert done.returncode == 0, (done.stderr[-3000:], _failures(report))
     assert report["schema"] == 2 and report["mode"] == "tiny" and report["tiny"] is True
     assert {"python", "torch", "torchvision", "hydra-core", "omegaconf", "pycocotools"} <= set(report["versions"])
     assert report["device"]["type"] == "cpu" and set(report["sections"]) == set(SECTIONS)
@@ -179,6 +197,7 @@ def test_tiny_cpu_check_runs_every_section(tiny_check):
     scaled = amp["fp16_grad_scaler"]
     assert scaled["autocast"] == "torch.float16" and scaled["grad_scaler"] is True
     assert all(isinstance(s, float) and s > 0 for s in scaled["loss_scale"])
+    assert scaled["steps"] > scaled["steps_skipped_by_scaler"] >= 0  # the scaler let at least one step through
 
     torchrun = report["sections"]["torchrun"]
     assert torchrun["backend"] == "gloo" and torchrun["world_size_logged"] == 2 and torchrun["nproc_per_node"] == 2
