@@ -55,6 +55,7 @@ class RootConfig:
             raise ValueError(f"cpu_threads must be >= 0 (0: torch's default); got {self.cpu_threads}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0; got {self.seed}")
+        self.roi.check_plan_size()
 
 
 def register_configs() -> None:

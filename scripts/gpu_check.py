@@ -96,7 +96,6 @@ from roi_ablation.engine.distributed import DistContext  # noqa: E402
 from roi_ablation.engine.trainer import autocast_dtype  # noqa: E402
 from roi_ablation.models import build_model  # noqa: E402
 from roi_ablation.models.backbones import resnet_trunk  # noqa: E402
-from roi_ablation.report.paper import variant_key  # noqa: E402
 from roi_ablation.roi import RoISettings, extract  # noqa: E402
 from roi_ablation.roi.poolers import RoIPooler  # noqa: E402
 
@@ -667,7 +666,7 @@ def time_training(device: torch.device, mode: Mode, work: Path, deadline: float)
             del training, components
         result.update({
             "roi": STOCK if row["roi_config"] == STOCK else settings.roi.method,
-            "variant": None if row["roi_config"] == STOCK else variant_key(settings.roi),
+            "variant": None if row["roi_config"] == STOCK else settings.roi.variant_key(),
             "images_per_iter": settings.train.batch_size,
             "amp": str(autocast_dtype(settings.train.amp, device)),
             "peak_mem_mb": None if peak.mib is None else round(peak.mib, 1),

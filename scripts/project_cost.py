@@ -29,7 +29,6 @@ from pathlib import Path
 import yaml
 
 from roi_ablation.config import CONFIG_DIR, compose_config
-from roi_ablation.report.paper import variant_key
 from roi_ablation.roi import RoISettings
 
 EXPERIMENTS = ("table2c", "table2d")
@@ -84,7 +83,7 @@ def sweep_rows(experiment: str) -> list[Row]:
     for roi in params["roi"]:
         node = compose_config([f"experiment={experiment}", f"roi={roi}"]).roi
         settings = RoISettings(**{k: node[k] for k in node})
-        rows.append(Row(experiment, str(cfg.model.name), roi, variant_key(settings), runs))
+        rows.append(Row(experiment, str(cfg.model.name), roi, settings.variant_key(), runs))
     return rows
 
 

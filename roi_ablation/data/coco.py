@@ -26,6 +26,8 @@ from pycocotools.coco import COCO
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from roi_ablation.values import is_int
+
 from .errors import DataError
 from .validate import checked_annotations
 
@@ -68,7 +70,7 @@ def load_annotations(path: Path) -> tuple[dict[str, Any], str]:
     if missing:
         raise DataError(f"{path} is not a COCO instances file: no {', '.join(missing)} list")
     ids = [c.get("id") if isinstance(c, dict) and isinstance(c.get("name"), str) else None for c in data["categories"]]
-    if not all(type(i) is int for i in ids) or len(set(ids)) < len(ids):
+    if not all(is_int(i) for i in ids) or len(set(ids)) < len(ids):
         raise DataError(f"{path}: every category needs a distinct integer id and a name; got ids {ids}")
     return data, hashlib.sha256(raw).hexdigest()
 

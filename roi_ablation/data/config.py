@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, List, Optional, get_args, get_origin, get_type_hints
 
+from roi_ablation.values import is_int
+
 from .errors import DataError
 from .shapes import SHAPES
 
@@ -86,12 +88,12 @@ _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float:
 
 def _checked(key: str, value: Any, kind: type) -> Any:
     """`value` if it is of `kind`; an integer for a float key becomes a float, so 12 and 12.0 hash alike."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    number = is_int(value) or isinstance(value, float)
     if kind is float and number:
         if not math.isfinite(value):
             raise DataError(f"data.{key} must be a finite number; got {value}")
         return float(value)
-    if kind is int and number and isinstance(value, int):
+    if kind is int and is_int(value):
         return value
     if kind is list and isinstance(value, Sequence) and not isinstance(value, str):
         return [str(v) for v in value]

@@ -25,6 +25,7 @@ from typing import Any, cast
 import numpy as np
 
 from roi_ablation.atomic import atomic_write
+from roi_ablation.values import is_int
 
 from .cache import user_cache_root
 from .errors import DataError
@@ -188,18 +189,14 @@ def missing_files(images: list[Any], image_dir: Path) -> list[Problem]:
     return problems
 
 
-def _is_int(value: Any) -> bool:
-    return type(value) is int
-
-
 def _positive_size(value: Any) -> bool:
-    return (type(value) is int or (type(value) is float and value.is_integer())) and value > 0
+    return (is_int(value) or (type(value) is float and value.is_integer())) and value > 0
 
 
 def _good_image(img: Any) -> bool:
     return (
         isinstance(img, dict)
-        and _is_int(img.get("id"))
+        and is_int(img.get("id"))
         and isinstance(img.get("file_name"), str)
         and _positive_size(img.get("width"))
         and _positive_size(img.get("height"))
@@ -238,7 +235,7 @@ def _fields(entry: Any, *keys: str) -> str:
 def _annotation_problems(
     annotations: list[Any], sizes: dict[int, tuple[float, float]], covered: set[Any], category_ids: set[Any]
 ) -> Iterator[Problem]:
-    id_counts = Counter(ann.get("id") for ann in annotations if isinstance(ann, dict) and _is_int(ann.get("id")))
+    id_counts = Counter(ann.get("id") for ann in annotations if isinstance(ann, dict) and is_int(ann.get("id")))
     for index, ann in enumerate(annotations):
         if not isinstance(ann, dict):
             yield Problem("bad annotation", index, f"annotation entry {index}", f"is {ann!r:.40}, not an object")
@@ -260,7 +257,7 @@ def _annotation_problem(
     """(kind, detail) of the first thing wrong with `ann`, or None (also when its image entry is bad:
     that problem covers it, and skipping drops the annotation with the image)."""
     ann_id = ann.get("id")
-    if not _is_int(ann_id) or not _is_int(ann.get("image_id")):
+    if not is_int(ann_id) or not is_int(ann.get("image_id")):
         return "bad annotation", f"has {_fields(ann, 'id', 'image_id')}"
     if id_counts[ann_id] > 1:
         return "duplicate annotation id", f"{id_counts[ann_id]} annotations have id {ann_id}"
@@ -324,7 +321,7 @@ def _rle_problem(rle: dict[str, Any], size: tuple[float, float]) -> tuple[str, s
     counts = rle.get("counts")
     if type(counts) is str:
         runs = _compressed_runs(counts)
-    elif type(counts) is list and all(type(c) is int for c in counts):
+    elif type(counts) is list and all(is_int(c) for c in counts):
         runs = counts
     else:
         return "bad RLE", f"RLE counts is {counts!r:.40}, neither a string nor a list of integers"

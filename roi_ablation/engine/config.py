@@ -7,22 +7,15 @@ and also refuses a wrong type, so an instance built in Python is held to the sam
 Every error is a `ValueError` that starts with the dotted key: one line the runner shows.
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+from roi_ablation.values import is_int, is_number
 
 
 def _is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str)
-
-
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
 @dataclass
@@ -53,20 +46,20 @@ class TrainConfig:
                              ("warmup_iters", 0), ("eval_period", 0), ("checkpoint_period", 0), ("log_period", 0),
                              ("num_workers", 0), ("vis_images", 0)):
             value = getattr(self, key)
-            _require(_is_int(value) and value >= minimum, key, f"an integer >= {minimum}", value)
-        _require(_is_number(self.base_lr) and self.base_lr > 0, "base_lr", "a finite number > 0", self.base_lr)
-        _require(_is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
-        _require(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a finite number >= 0", self.weight_decay)
-        _require(_is_number(self.gamma) and 0 < self.gamma <= 1, "gamma", "a number in (0, 1]", self.gamma)
-        _require(_is_number(self.warmup_factor) and 0 <= self.warmup_factor <= 1, "warmup_factor", "a number in [0, 1]",
+            _require(is_int(value) and value >= minimum, key, f"an integer >= {minimum}", value)
+        _require(is_number(self.base_lr) and self.base_lr > 0, "base_lr", "a finite number > 0", self.base_lr)
+        _require(is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
+        _require(is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a finite number >= 0", self.weight_decay)
+        _require(is_number(self.gamma) and 0 < self.gamma <= 1, "gamma", "a number in (0, 1]", self.gamma)
+        _require(is_number(self.warmup_factor) and 0 <= self.warmup_factor <= 1, "warmup_factor", "a number in [0, 1]",
                  self.warmup_factor)
         clip = self.clip_grad_norm
-        _require(clip is None or (_is_number(clip) and clip > 0), "clip_grad_norm", "a finite number > 0, or null to disable clipping",
+        _require(clip is None or (is_number(clip) and clip > 0), "clip_grad_norm", "a finite number > 0, or null to disable clipping",
                  clip)
         _require(isinstance(self.amp, bool), "amp", "true or false", self.amp)
         steps = self.steps
         _require(
-            _is_list(steps) and all(_is_number(s) and 0 < s < 1 for s in steps) and all(a < b for a, b in zip(steps, steps[1:])),
+            _is_list(steps) and all(is_number(s) and 0 < s < 1 for s in steps) and all(a < b for a, b in zip(steps, steps[1:])),
             "steps", "a list of increasing fractions of train.max_iter in (0, 1), e.g. [0.667, 0.889]", self.steps,
         )
 

@@ -10,7 +10,6 @@ does not match the schema raises ``MalformedRecord`` saying what is wrong.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from roi_ablation.atomic import atomic_write_json
 from roi_ablation.roi import RoISettings
 from roi_ablation.roi.settings import LAYER_KEYS
+from roi_ablation.values import is_int, is_number
 
 METRICS_FILE = "metrics.json"
 STATUSES = ("complete", "failed", "interrupted")
@@ -86,7 +86,7 @@ class RunRecord:
         status = raw.get("status")
         if status not in STATUSES:
             raise MalformedRecord(f"'status' must be one of {', '.join(STATUSES)}; got {status!r}")
-        geometry_ok = _is_int(roi.get("sampling_ratio")) and isinstance(roi.get("aligned"), bool)
+        geometry_ok = is_int(roi.get("sampling_ratio")) and isinstance(roi.get("aligned"), bool)
         if not geometry_ok and (status == "complete" or any(roi.get(k) is not None for k in ("sampling_ratio", "aligned"))):
             # a run that failed before its settings were complete may leave them null
             raise MalformedRecord(f"'roi' needs an integer sampling_ratio and a boolean aligned; got {roi!r}")
@@ -94,7 +94,7 @@ class RunRecord:
         if status == "complete" and not any(s and s.get("AP") is not None for s in scores.values()):
             raise MalformedRecord("status is 'complete' but neither 'segm' nor 'bbox' has an AP")
         for name in ("stride", "seed", "iterations"):
-            if raw.get(name) is not None and not _is_int(raw.get(name)):
+            if raw.get(name) is not None and not is_int(raw.get(name)):
                 raise MalformedRecord(f"'{name}' must be an integer; got {raw.get(name)!r}")
         return cls(
             roi=RoISettings.from_json(roi), model=_optional_str(raw.get("model")), stride=raw.get("stride"),
@@ -128,12 +128,8 @@ def read_metrics(run_dir: Path) -> RunRecord | None:
         return None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else 0.0
+    return float(value) if is_number(value) else 0.0
 
 
 def _optional_str(value: Any) -> str | None:
@@ -147,8 +143,7 @@ def _scores(value: Any, name: str) -> Scores | None:
     if not isinstance(value, dict):
         raise MalformedRecord(f"'{name}' must be an object of AP values or null; got {value!r}")
     for key, score in value.items():
-        ok = score is None or (isinstance(score, (int, float)) and not isinstance(score, bool)
-                               and math.isfinite(score) and -1 <= score <= 100)
+        ok = score is None or (is_number(score) and -1 <= score <= 100)
         if not ok:
             raise MalformedRecord(f"'{name}.{key}' must be a percentage or null; got {score!r}")
     return dict(value)

@@ -27,8 +27,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
 from roi_ablation.engine.evaluate import MASK_THRESHOLD, Sample
-from roi_ablation.roi import REGISTRY
-from roi_ablation.roi.registry import GEOMETRY_ARGS
+from roi_ablation.roi import RoISettings
 
 TOP_DETECTIONS = 5  # drawn per validation image, whatever their score: a weak model still shows what it finds
 MIN_PANEL_PX = 320  # small images are enlarged (nearest) to at least this, so captions stay readable
@@ -137,16 +136,18 @@ def hparam_values(description: Mapping[str, Any]) -> dict[str, bool | str]:
     treat it. Absent keys are left out.
     """
     roi: Mapping[str, Any] = description.get("roi") or {}
-    layer = REGISTRY.get(roi["method"]) if "method" in roi else None
+    layer = RoISettings.from_json(dict(roi))  # fields absent from the record are not shown
     values: dict[str, bool | str] = {}
     for index, (section, key, _) in enumerate(HPARAM_AXES):
         value = roi.get(key) if section else description.get(key)
         if value is None:
             continue
-        if key in GEOMETRY_ARGS and layer is not None and key not in layer.reads and not isinstance(value, bool):
-            value = "unused"
-        values[hparam_name(index, key)] = value if isinstance(value, (bool, str)) else str(value)
+        values[hparam_name(index, key)] = layer.hparam_value(key) if section else _hparam(value)
     return values
+
+
+def _hparam(value: Any) -> bool | str:
+    return value if isinstance(value, (bool, str)) else str(value)
 
 
 def _hparams_summary(tag: str, data: plugin_data_pb2.HParamsPluginData) -> Summary:

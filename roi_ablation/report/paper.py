@@ -10,10 +10,8 @@ it reads come from the registry, so a user's layer gets a correct row with no ed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
-from roi_ablation.roi import REGISTRY, RoISettings
-from roi_ablation.roi.settings import GEOMETRY_DEFAULTS
+from roi_ablation.roi import RoISettings
 
 MASK_METRICS = ("AP", "AP50", "AP75")
 
@@ -108,66 +106,23 @@ def layout_for(stride: int) -> Layout:
     )
 
 
-def is_preset(roi: RoISettings) -> bool:
-    """Whether `roi` is a registered layer exactly as the paper ran it (aggregation aside)."""
-    spec = REGISTRY.get(roi.method)
-    if spec is None or roi.mask:
-        return False
-    return all(getattr(roi, key) == spec.paper.get(key, GEOMETRY_DEFAULTS[key]) for key in spec.reads)
-
-
 def matches_key(roi: RoISettings, key: str) -> bool:
     """Whether `key` names the row of `roi`: its variant key, or `method/agg` for a paper preset."""
-    return variant_key(roi) == key or (key == f"{roi.method}/{roi.agg}" and is_preset(roi))
+    return roi.variant_key() == key or (key == f"{roi.method}/{roi.agg}" and roi.is_preset())
 
 
 def paper_row(layout: Layout, roi: RoISettings) -> PaperRow | None:
     """The paper row `roi` reproduces in `layout`, if any."""
-    if not is_preset(roi):
+    if not roi.is_preset():
         return None
     return next((row for row in layout.paper_rows if row.method == roi.method and roi.agg in row.aggs), None)
 
 
 def label(roi: RoISettings) -> str:
-    """The row's `method` cell: the layer's title plus how it departs from the paper's settings."""
-    spec = REGISTRY.get(roi.method)
-    if spec is None:
-        return roi.method
-    notes: list[str] = []
+    """The row's `method` cell: the layer's label, noting an aggregation the paper did not run it with."""
     paper_aggs = {agg for table in (TABLE_2C, TABLE_2D) for row in table.paper_rows if row.method == roi.method
                   for agg in row.aggs}
-    if paper_aggs and roi.agg not in paper_aggs:
-        notes.append(roi.agg)
-    for key in sorted(spec.reads, key=("layout", "sampling_ratio", "aligned").index):
-        value = getattr(roi, key)
-        if value == spec.paper.get(key, GEOMETRY_DEFAULTS[key]):
-            continue
-        if key == "sampling_ratio":
-            notes.append("adaptive n" if value <= 0 else f"n={value}")
-        elif key == "aligned":
-            notes.append("aligned" if value else "unaligned")
-        else:
-            notes.append(str(value))
-    if roi.mask:
-        notes.append("mask " + " ".join(f"{k}={v}" for k, v in sorted(roi.mask.items())))
-    return f"{spec.title} ({', '.join(notes)})" if notes else spec.title
-
-
-def variant_key(roi: RoISettings) -> str:
-    """A compact key naming every setting the layer reads, e.g. `align/avg/n=2/unaligned/center`."""
-    spec = REGISTRY.get(roi.method)
-    reads = spec.reads if spec else frozenset(GEOMETRY_DEFAULTS)
-    parts = [roi.method, roi.agg]
-    if "sampling_ratio" in reads:
-        # not None: RoISettings completes the geometry, and a run record holds it
-        parts.append("n=adaptive" if cast(int, roi.sampling_ratio) <= 0 else f"n={roi.sampling_ratio}")
-    if "aligned" in reads:
-        parts.append("aligned" if roi.aligned else "unaligned")
-    if "layout" in reads:
-        parts.append(str(roi.layout))
-    if roi.mask:
-        parts.append("mask:" + ",".join(f"{k}={v}" for k, v in sorted(roi.mask.items())))
-    return "/".join(parts)
+    return roi.label(paper_aggs)
 
 
 def preset_settings(method: str, agg: str) -> RoISettings:

@@ -22,7 +22,6 @@ from roi_ablation.report.paper import (
     matches_key,
     paper_row,
     preset_settings,
-    variant_key,
 )
 from roi_ablation.report.stats import Estimate, difference, interval, paired_differences
 from roi_ablation.roi import REGISTRY
@@ -55,7 +54,7 @@ class Row:
 
     @property
     def variant(self) -> str:
-        return variant_key(self.roi)
+        return self.roi.variant_key()
 
     def by_status(self, status: str) -> list[Run]:
         return [run for run in self.runs if run.status == status]

@@ -7,10 +7,12 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .geometry import LAYOUTS
+from roi_ablation.values import is_int
+
 from .ops import apply_plan
 from .plan import SamplingPlan
-from .registry import LayerSpec, get_layer
+from .registry import get_layer
+from .settings import RoISettings
 
 
 def as_roi_tensor(rois: Tensor | Sequence[Tensor], device: torch.device | str | None = None) -> Tensor:
@@ -36,7 +38,7 @@ def as_roi_tensor(rois: Tensor | Sequence[Tensor], device: torch.device | str | 
 def _output_size(output_size: int | Sequence[int]) -> tuple[int, int]:
     size = (output_size, output_size) if isinstance(output_size, int) else output_size
     if not isinstance(size, Sequence) or len(size) != 2 or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
+            is_int(s) and s > 0 for s in size):
         raise ValueError(f"output_size must be a positive int or (h, w) of positive ints; got {output_size!r}")
     return (size[0], size[1])
 
@@ -56,19 +58,6 @@ def coordinate_dtype(rois_dtype: torch.dtype, features_dtype: torch.dtype) -> to
     return compute_dtype(torch.promote_types(rois_dtype, features_dtype))
 
 
-def check_layer(method: str, agg: str | None, layout: str) -> LayerSpec:
-    """The entry of ``method``, after checking the names (``ValueError`` listing the valid ones).
-
-    ``agg`` is checked against what the layer supports (None: not checked).
-    """
-    spec = get_layer(method)
-    if agg is not None:
-        spec.check_agg(agg)
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
-    return spec
-
-
 def _check_batch_index(batch_index: Tensor, n: int) -> None:
     """``ValueError`` unless every entry is an integer in ``0..n-1``; on CUDA an asynchronous
     device assert instead, so that a call does not wait for the GPU's queue to drain."""
@@ -85,19 +74,27 @@ def _check_batch_index(batch_index: Tensor, n: int) -> None:
 def build_plan(
     features_shape: Sequence[int],
     rois: Tensor | Sequence[Tensor],
-    method: str = "align",
+    method: str | None = None,
     output_size: int | Sequence[int] = (7, 7),
     spatial_scale: float = 1 / 16,
-    sampling_ratio: int = 2,
-    aligned: bool = True,
-    layout: str = "center",
+    sampling_ratio: int | None = None,
+    aligned: bool | None = None,
+    layout: str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> SamplingPlan:
     """The sampling plan ``extract`` would use (validated): for drawing or inspecting.
 
-    ``dtype`` is the features' dtype; the geometry runs in ``coordinate_dtype`` of it and the boxes'.
+    Arguments left ``None`` take ``RoISettings``' defaults, as ``extract``'s do. ``dtype`` is
+    the features' dtype; the geometry runs in ``coordinate_dtype`` of it and the boxes'.
     """
-    spec = check_layer(method, None, layout)
+    agg = None if method is None else get_layer(method).aggs[0]  # a plan is the same for every aggregation
+    layer = RoISettings.of(method=method, agg=agg, sampling_ratio=sampling_ratio, aligned=aligned, layout=layout)
+    return plan_for(layer, features_shape, rois, output_size, spatial_scale, dtype)
+
+
+def plan_for(layer: RoISettings, features_shape: Sequence[int], rois: Tensor | Sequence[Tensor],
+             output_size: int | Sequence[int], spatial_scale: float, dtype: torch.dtype = torch.float32) -> SamplingPlan:
+    """``build_plan`` for checked settings: the plan ``layer`` samples for ``rois`` on ``features_shape``."""
     if not 0 < spatial_scale < float("inf"):
         raise ValueError(f"spatial_scale must be a positive finite number (1/stride); got {spatial_scale!r}")
     if len(features_shape) != 4:
@@ -106,29 +103,37 @@ def build_plan(
     roi_tensor = as_roi_tensor(rois)
     roi_tensor = roi_tensor.to(coordinate_dtype(roi_tensor.dtype, dtype))
     _check_batch_index(roi_tensor[:, 0], n)
-    return spec(roi_tensor, (n, h, w), output_size=_output_size(output_size), spatial_scale=float(spatial_scale),
-                sampling_ratio=int(sampling_ratio), aligned=bool(aligned), layout=layout)
+    return get_layer(layer.method)(roi_tensor, (n, h, w), output_size=_output_size(output_size),
+                                   spatial_scale=float(spatial_scale), **layer.geometry())
 
 
 def extract(
     features: Tensor,
     rois: Tensor | Sequence[Tensor],
-    method: str = "align",
-    agg: str = "max",
+    method: str | None = None,
+    agg: str | None = None,
     output_size: int | Sequence[int] = (7, 7),
     spatial_scale: float = 1 / 16,
-    sampling_ratio: int = 2,
-    aligned: bool = True,
-    layout: str = "center",
+    sampling_ratio: int | None = None,
+    aligned: bool | None = None,
+    layout: str | None = None,
 ) -> Tensor:
     """Pool ``features [N, C, H, W]`` for each RoI into ``[K, C, h, w]``.
 
     ``method`` is any registered layer ("pool", "warp", "align", or yours), ``agg`` the
-    mean or max over a bin's samples. Differentiable w.r.t. ``features`` with exact
-    gradients. Half-precision inputs (and autocast) are computed in float32 and returned
-    in the input's dtype, as torchvision's RoI ops do.
+    mean or max over a bin's samples. Arguments left ``None`` take ``RoISettings``'
+    defaults: RoIAlign with average, and the layer's paper geometry from its registry
+    entry. Differentiable w.r.t. ``features`` with exact gradients. Half-precision inputs
+    (and autocast) are computed in float32 and returned in the input's dtype, as
+    torchvision's RoI ops do.
     """
-    check_layer(method, agg, layout)
+    layer = RoISettings.of(method=method, agg=agg, sampling_ratio=sampling_ratio, aligned=aligned, layout=layout)
+    return extract_with(layer, features, rois, output_size, spatial_scale)
+
+
+def extract_with(layer: RoISettings, features: Tensor, rois: Tensor | Sequence[Tensor],
+                 output_size: int | Sequence[int], spatial_scale: float) -> Tensor:
+    """``extract`` for checked settings (what ``RoIPooler`` calls, without re-checking them per call)."""
     if not features.is_floating_point():
         raise ValueError(f"features must be a floating-point tensor; got {features.dtype}")
     roi_tensor = as_roi_tensor(rois, features.device)
@@ -138,7 +143,6 @@ def extract(
     work = compute_dtype(features.dtype)
     # Autocast off for the geometry too: a user's plan builder may use ops autocast lowers.
     with torch.autocast(features.device.type, enabled=False):
-        plan = build_plan(features.shape, roi_tensor, method, output_size, spatial_scale, sampling_ratio, aligned,
-                          layout, features.dtype)
-        pooled = apply_plan(features.to(work), plan, agg)
+        plan = plan_for(layer, features.shape, roi_tensor, output_size, spatial_scale, features.dtype)
+        pooled = apply_plan(features.to(work), plan, layer.agg)
     return pooled.to(features.dtype)

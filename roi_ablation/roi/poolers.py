@@ -3,7 +3,7 @@
 torchvision's ``MaskRCNN`` accepts only ``MultiScaleRoIAlign`` instances as box and mask
 poolers, so the pooler subclasses it and keeps its call signature
 ``forward(features: dict, proposals: list[Tensor], image_shapes: list[(h, w)])``;
-what it computes is ``extract`` with the configured method, aggregation and geometry.
+what it computes is ``extract`` with its ``RoISettings`` (``self.layer``).
 
 Feature scales are inferred from the feature and image sizes as torchvision does (each
 is a power of two), so the same pooler serves stride 16 (C4), stride 32 (C5) and an FPN.
@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 from torchvision.ops import MultiScaleRoIAlign
 
-from .extract import as_roi_tensor, check_layer, coordinate_dtype, extract
+from .extract import as_roi_tensor, coordinate_dtype, extract_with
+from .settings import RoISettings
 
 
 def infer_scale(feature: Tensor, image_size: Sequence[int]) -> float:
@@ -45,22 +46,39 @@ class RoIPooler(MultiScaleRoIAlign):
         featmap_names: Sequence[str],
         output_size: int | Sequence[int],
         *,
-        method: str = "align",
-        agg: str = "avg",
-        sampling_ratio: int = 2,
-        aligned: bool = False,
-        layout: str = "center",
+        method: str | None = None,
+        agg: str | None = None,
+        sampling_ratio: int | None = None,
+        aligned: bool | None = None,
+        layout: str | None = None,
         canonical_scale: int = 224,
         canonical_level: int = 4,
     ) -> None:
-        super().__init__(list(featmap_names), output_size, sampling_ratio,
+        """Arguments left ``None`` take ``RoISettings``' defaults, as ``extract``'s do; unknown
+        names fail here, when the model is built, not at its first step."""
+        layer = RoISettings.of(method=method, agg=agg, sampling_ratio=sampling_ratio, aligned=aligned, layout=layout)
+        super().__init__(list(featmap_names), output_size, layer.sampling_ratio,
                          canonical_scale=canonical_scale, canonical_level=canonical_level)
-        check_layer(method, agg, layout)  # unknown names fail when the model is built, not at its first step
-        self.method, self.agg, self.aligned, self.layout = method, agg, bool(aligned), layout
+        self.layer = layer
+
+    @property
+    def method(self) -> str:
+        return self.layer.method
+
+    @property
+    def agg(self) -> str:
+        return self.layer.agg
+
+    @property
+    def aligned(self) -> bool:
+        return bool(self.layer.aligned)
+
+    @property
+    def layout(self) -> str:
+        return str(self.layer.layout)
 
     def _pool(self, feature: Tensor, rois: Tensor, scale: float) -> Tensor:
-        return extract(feature, rois, method=self.method, agg=self.agg, output_size=self.output_size,
-                       spatial_scale=scale, sampling_ratio=self.sampling_ratio, aligned=self.aligned, layout=self.layout)
+        return extract_with(self.layer, feature, rois, self.output_size, scale)
 
     def forward(self, x: Mapping[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]) -> Tensor:
         """``[K, C, h, w]`` for the ``K`` boxes of all images, in image order.

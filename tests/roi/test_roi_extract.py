@@ -6,7 +6,7 @@ import pytest
 import torch
 from roi_cases import VARIANTS, features, make_rois, registered_variants
 
-from roi_ablation.roi import AGGREGATIONS, LAYOUTS, REGISTRY, SamplingPlan, build_plan, extract
+from roi_ablation.roi import AGGREGATIONS, LAYOUTS, REGISTRY, RoISettings, SamplingPlan, build_plan, extract
 from roi_ablation.roi.extract import as_roi_tensor
 
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support:UserWarning")
@@ -29,11 +29,15 @@ def test_output_shape_and_size_forms(method, agg):
     torch.testing.assert_close(extract(x, rois, method, agg, [3, 3], SCALE), square, rtol=0, atol=0)
 
 
-def test_defaults_are_align_max_7x7_stride16_n2_aligned_center():
+def test_defaults_are_the_settings_carriers_7x7_stride16():
+    """extract's defaults are RoISettings' (align, avg) and the layer's registry paper geometry."""
     x, rois = features(shape=(2, 3, 9, 9)), make_rois(9, 9, SCALE)
-    explicit = extract(x, rois, method="align", agg="max", output_size=(7, 7), spatial_scale=1 / 16,
-                       sampling_ratio=2, aligned=True, layout="center")
+    explicit = extract(x, rois, method="align", agg="avg", output_size=(7, 7), spatial_scale=1 / 16,
+                       sampling_ratio=2, aligned=False, layout="center")
     torch.testing.assert_close(extract(x, rois), explicit, rtol=0, atol=0)
+    warp = RoISettings(method="warp")
+    torch.testing.assert_close(extract(x, rois, "warp"), extract(x, rois, **warp.layer_args()), rtol=0, atol=0)
+    assert warp.layout == REGISTRY["warp"].paper["layout"] != RoISettings().layout  # the layer's own default
 
 
 @pytest.mark.parametrize("method,agg", VARIANTS)

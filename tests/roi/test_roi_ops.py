@@ -50,9 +50,9 @@ def test_max_over_more_than_256_samples_routes_to_the_right_one(method, device):
         rois = torch.tensor([[0, 0, 0, w - 1, h - 1]], dtype=torch.float32, device=device)
         y = extract(x, rois, "pool", "max", 1, 1.0)
         expected_cell = h * w - 1
-    else:  # 17 x 17 samples in one bin, inside the map; the last sample is the largest
+    else:  # 17 x 17 samples (adaptive: a 17-cell bin) in one bin, inside the map; the last sample is the largest
         rois = torch.tensor([[0, 0.5, 0.5, 17.5, 17.5]], dtype=torch.float32, device=device)
-        y = extract(x, rois, "align", "max", 1, 1.0, sampling_ratio=17, aligned=True, layout="corner")
+        y = extract(x, rois, "align", "max", 1, 1.0, sampling_ratio=0, aligned=True, layout="corner")
         expected_cell = 16 * w + 16  # the corner layout's last sample sits on cell (16, 16)
     y.sum().backward()
     assert y.item() == pytest.approx(ramp.reshape(-1)[expected_cell].item(), abs=1e-6)

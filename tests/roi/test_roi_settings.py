@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
+
 import pytest
 
 from roi_ablation.roi import REGISTRY, RoISettings
@@ -35,7 +39,7 @@ def test_mask_override_for_the_mask_branch_only():
     ({"method": "roipool"}, "roi: unknown RoI method 'roipool'; valid: align, pool"),
     ({"method": "prpool", "agg": "max"}, "does not support agg 'max'; valid: avg"),
     ({"layout": "centre"}, "roi.layout: unknown layout 'centre'; valid: center, interior, corner"),
-    ({"sampling_ratio": 17}, "roi.sampling_ratio must be an integer <= 16"),
+    ({"sampling_ratio": True}, "roi.sampling_ratio must be an integer (<= 0: adaptive); got True"),
     ({"mask": {"ratio": 3}}, "roi.mask has unknown keys ['ratio']"),
     ({"mask": {"agg": "median"}}, "roi.mask={'agg': 'median'}: roi: RoI method 'align' does not support agg 'median'"),
 ])
@@ -43,6 +47,35 @@ def test_mistakes_name_the_key_and_the_valid_values(values, message):
     with pytest.raises(ValueError) as info:
         RoISettings(**values)
     assert message in str(info.value)
+
+
+def test_a_model_may_not_sample_more_than_the_cap_per_bin_side_in_either_branch():
+    RoISettings(sampling_ratio=16, mask={"sampling_ratio": 0}).check_plan_size()
+    with pytest.raises(ValueError, match=r"^roi.sampling_ratio must be an integer <= 16"):
+        RoISettings(sampling_ratio=17).check_plan_size()
+    with pytest.raises(ValueError, match=r"^roi.mask.sampling_ratio must be an integer <= 16"):
+        RoISettings(mask={"sampling_ratio": 32}).check_plan_size()
+
+
+def test_settings_are_immutable_and_derived_values_are_new_ones():
+    settings = RoISettings(method="pool", agg="max")
+    with pytest.raises(dataclasses.FrozenInstanceError, match="dataclasses.replace"):
+        settings.agg = "avg"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RoISettings.from_json({"method": "pool"}).layout = "corner"  # type: ignore[misc]
+    assert dataclasses.replace(settings, agg="avg").agg == "avg" and settings.agg == "max"
+    assert copy.deepcopy(settings) == settings and pickle.loads(pickle.dumps(settings)) == settings
+
+
+def test_what_a_layer_reads_names_its_variant_label_and_hparams():
+    pool, align = RoISettings(method="pool", agg="max"), RoISettings(method="align", agg="avg", sampling_ratio=0)
+    assert pool.reads == frozenset() and align.reads == {"sampling_ratio", "aligned", "layout"}
+    assert pool.variant_key() == "pool/max" and align.variant_key() == "align/avg/n=adaptive/unaligned/center"
+    assert pool.label() == "RoIPool" and align.label() == "RoIAlign (adaptive n)"
+    assert pool.label(paper_aggs={"avg"}) == "RoIPool (max)"
+    assert pool.hparam_value("sampling_ratio") == "unused" and pool.hparam_value("aligned") is False
+    assert align.hparam_value("sampling_ratio") == "0" and align.hparam_value("layout") == "center"
+    assert pool.is_preset() and not align.is_preset()
 
 
 def test_json_round_trip_keeps_an_unknown_layer_as_written():

@@ -1,0 +1,18 @@
+"""Type checks for values read from YAML and JSON (configs, annotations, run records).
+
+One definition for every package, because Python's ``bool`` is an ``int``: a YAML ``true``
+must not pass as a sampling ratio, an iteration count or an annotation id.
+"""
+
+import math
+from typing import Any
+
+
+def is_int(value: Any) -> bool:
+    """An integer that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float that is not a bool (NaN and infinities are not numbers here)."""
+    return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
