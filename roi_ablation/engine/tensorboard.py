@@ -142,12 +142,9 @@ def hparam_values(description: Mapping[str, Any]) -> dict[str, bool | str]:
         value = roi.get(key) if section else description.get(key)
         if value is None:
             continue
-        values[hparam_name(index, key)] = layer.hparam_value(key) if section else _hparam(value)
+        shown = layer.shown_value(key) if section else value
+        values[hparam_name(index, key)] = shown if isinstance(shown, (bool, str)) else str(shown)
     return values
-
-
-def _hparam(value: Any) -> bool | str:
-    return value if isinstance(value, (bool, str)) else str(value)
 
 
 def _hparams_summary(tag: str, data: plugin_data_pb2.HParamsPluginData) -> Summary:

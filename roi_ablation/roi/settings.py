@@ -172,13 +172,13 @@ class RoISettings:
             notes.append("mask " + " ".join(f"{k}={v}" for k, v in sorted(self.mask.items())))
         return f"{spec.title} ({', '.join(notes)})" if notes else spec.title
 
-    def hparam_value(self, key: str) -> bool | str:
-        """Field ``key`` as a TensorBoard HParams value: booleans stay booleans, numbers become
-        strings, and a geometry argument the layer does not read is ``unused`` (as the tables treat it)."""
+    def shown_value(self, key: str) -> Any:
+        """Field ``key`` as a dashboard shows it: a geometry argument the layer does not read
+        (other than a flag) is ``unused``, as the tables treat it."""
         value = getattr(self, key)
         if key in GEOMETRY_ARGS and key not in self.reads and not isinstance(value, bool):
             return "unused"
-        return value if isinstance(value, (bool, str)) else str(value)
+        return value
 
     def for_branch(self, branch: str) -> "RoISettings":
         """The layer of the ``"box"`` or ``"mask"`` branch (the box's, with ``mask`` on top)."""

@@ -73,8 +73,8 @@ def test_what_a_layer_reads_names_its_variant_label_and_hparams():
     assert pool.variant_key() == "pool/max" and align.variant_key() == "align/avg/n=adaptive/unaligned/center"
     assert pool.label() == "RoIPool" and align.label() == "RoIAlign (adaptive n)"
     assert pool.label(paper_aggs={"avg"}) == "RoIPool (max)"
-    assert pool.hparam_value("sampling_ratio") == "unused" and pool.hparam_value("aligned") is False
-    assert align.hparam_value("sampling_ratio") == "0" and align.hparam_value("layout") == "center"
+    assert pool.shown_value("sampling_ratio") == "unused" and pool.shown_value("aligned") is False
+    assert align.shown_value("sampling_ratio") == 0 and align.shown_value("layout") == "center"
     assert pool.is_preset() and not align.is_preset()
 
 
