@@ -5,29 +5,31 @@ Each config group has one dataclass schema, owned by the package it configures:
 ``data.DataConfig``, ``train`` -> ``engine.TrainConfig``. ``RootConfig`` ties them
 together and is stored in Hydra's ConfigStore as ``root_schema``, the first entry of
 ``configs/train.yaml``'s defaults, so composing checks every key and type (an unknown or
-mistyped key fails at once, naming it). :func:`resolve` then builds the dataclasses,
-whose ``__post_init__`` checks values (ranges, finiteness, names), so a bad value fails
-before anything is built, with its dotted key in the message.
+mistyped key fails at once, naming it). :func:`resolve` then builds the dataclasses
+(``schema.typed``, the conversion every group's node goes through), whose ``__post_init__``
+checks values (ranges, finiteness, names), so a bad value fails before anything is
+built, with its dotted key in the message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import List
-
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+from roi_ablation.data.cache import cache_root_setting
 from roi_ablation.data.config import DataConfig
 from roi_ablation.engine.config import TrainConfig
+from roi_ablation.engine.identity import not_in_directory_name
 from roi_ablation.models.config import ModelConfig
 from roi_ablation.roi import RoISettings
 from roi_ablation.roi.registry import import_custom_modules
+from roi_ablation.schema import typed
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 DEVICES = ("auto", "cpu", "cuda")
@@ -59,8 +61,10 @@ class RootConfig:
 
 
 def register_configs() -> None:
-    """Store the schema Hydra composes ``configs/train.yaml`` against (idempotent)."""
+    """Store the schema Hydra composes ``configs/train.yaml`` against, and the resolvers it reads (idempotent)."""
     ConfigStore.instance().store(name="root_schema", node=RootConfig)
+    OmegaConf.register_new_resolver("roi_ablation.not_identity", not_in_directory_name, replace=True)
+    OmegaConf.register_new_resolver("roi_ablation.cache", cache_root_setting, replace=True)
 
 
 def compose_config(overrides: Sequence[str] = (), return_hydra_config: bool = False) -> DictConfig:
@@ -76,23 +80,6 @@ def resolve(cfg: DictConfig) -> RootConfig:
     ``custom_imports`` are imported first, so the RoI layers they register can be checked.
     """
     import_custom_modules(OmegaConf.select(cfg, "custom_imports") or [])
-    try:
-        # Through a plain dict: a key added with `+` (which Hydra lets past the schema) fails here.
-        plain = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if k != "hydra"}  # type: ignore[union-attr]
-        settings = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RootConfig), plain))
-    except OmegaConfBaseException as err:
-        if isinstance(err.__cause__, ValueError):  # a check in a schema's __post_init__
-            raise ValueError(str(err.__cause__)) from None
-        raise ValueError(_describe(err)) from None
-    assert isinstance(settings, RootConfig)
-    return settings
-
-
-def _describe(err: OmegaConfBaseException) -> str:
-    """One line for a key or type error: the dotted key, what is wrong, and the valid keys."""
-    message = str(err).splitlines()[0]
-    key = getattr(err, "full_key", None)
-    schema = getattr(err, "object_type", None)
-    if isinstance(err, ConfigKeyError) and schema is not None and is_dataclass(schema):
-        message += f"; valid keys: {', '.join(f.name for f in fields(schema))}"
-    return f"{key}: {message}" if key else message
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    return typed(RootConfig, {str(k): v for k, v in container.items() if k != "hydra"})

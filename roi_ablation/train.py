@@ -18,6 +18,7 @@ other ranks.
 import logging
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,8 @@ from roi_ablation.config import CONFIG_DIR, RootConfig, compose_config, register
 from roi_ablation.engine import distributed
 from roi_ablation.engine.build import Components
 from roi_ablation.engine.metrics import RunRecord, write_metrics
-from roi_ablation.engine.runner import Outcome, run
+from roi_ablation.engine.runner import Outcome, RunSpec, run
 from roi_ablation.engine.sweep_stop import stop_file
-from roi_ablation.roi import RoISettings
 
 __all__ = ["build_components", "compose_config", "main"]
 
@@ -62,14 +62,7 @@ def build_components(settings: RootConfig) -> Components:
 
 def _record_bad_config(cfg: dict[str, Any], run_dir: Path, error: str) -> None:
     """metrics.json of a job whose config was refused, described as far as the config goes."""
-    roi = cfg.get("roi") or {}
-    try:
-        settings = RoISettings(**roi)
-    except (TypeError, ValueError):
-        settings = RoISettings.from_json(roi)
-    record = RunRecord(settings, (cfg.get("model") or {}).get("name"), None, (cfg.get("data") or {}).get("name"),
-                       cfg.get("seed"))
-    write_metrics(run_dir, record.ended("failed", error=error))
+    write_metrics(run_dir, RunRecord.from_config(cfg).ended("failed", error=error))
 
 
 def _in_command_process() -> bool:
@@ -96,7 +89,8 @@ def _run_job(job: Job) -> None:
         torch.set_num_threads(settings.cpu_threads)  # parallel CPU jobs must not oversubscribe the cores
     record = RunRecord(settings.roi, settings.model.name, None, settings.data.name, settings.seed)
     try:
-        outcome = run(settings, Path(run_dir), build_components, record, stop_file=Path(stop) if stop else None)
+        outcome = run(RunSpec.of(settings), Path(run_dir), partial(build_components, settings), record,
+                      stop_file=Path(stop) if stop else None)
     except Exception:  # a bug: keep its traceback, but let the sweep go on (the runner recorded it as failed)
         logger.exception("the run in %s failed with an unexpected error", run_dir)
         outcome = Outcome.FAILED

@@ -1,7 +1,8 @@
-"""Type checks for values read from YAML and JSON (configs, annotations, run records).
+"""Reading values from parsed YAML and JSON (configs, annotations, run records).
 
 One definition for every package, because Python's ``bool`` is an ``int``: a YAML ``true``
-must not pass as a sampling ratio, an iteration count or an annotation id.
+must not pass as a sampling ratio, an iteration count or an annotation id; and because a
+Hydra file on disk holds interpolations that only a composed config resolves.
 """
 
 import math
@@ -16,3 +17,12 @@ def is_int(value: Any) -> bool:
 def is_number(value: Any) -> bool:
     """A finite int or float that is not a bool (NaN and infinities are not numbers here)."""
     return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def select(tree: Any, key: str) -> Any:
+    """`tree["a"]["b"]` for key "a.b"; None when absent or an interpolation left unresolved (`${...}`)."""
+    for part in key.split("."):
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(part)
+    return None if isinstance(tree, str) and tree.startswith("${") else tree

@@ -7,7 +7,7 @@ loader = DataLoader(ds, batch_size=4, collate_fn=collate_fn)
 from .batching import GroupedBatchSampler, aspect_ratio_group_ids, collate_fn
 from .build import build_dataset, dataset_root, num_classes
 from .coco import CocoInstances
-from .config import DataConfig, as_data_config
+from .config import DataConfig
 from .errors import DataError
 from .shapes import ShapesSpec, ensure_shapes
 
@@ -17,7 +17,6 @@ __all__ = [
     "DataError",
     "GroupedBatchSampler",
     "ShapesSpec",
-    "as_data_config",
     "aspect_ratio_group_ids",
     "build_dataset",
     "collate_fn",

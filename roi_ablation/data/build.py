@@ -1,7 +1,7 @@
 """From the `data` config node to a data set: the entry points the engine and models call.
 
 Each takes a `DataConfig` or anything it can be built from (a DictConfig, a dict): the
-node is checked once here, so a plain dict from a script gets the same checks and
+node goes through `schema.typed`, so a plain dict from a script gets the same checks and
 defaults as a composed config.
 """
 
@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from roi_ablation.schema import typed
+
 from .coco import CocoInstances, annotation_path, read_categories
-from .config import DataConfig, as_data_config
+from .config import DataConfig
 from .errors import DataError
-from .shapes import ShapesSpec, ensure_shapes
+from .shapes import ensure_shapes
 from .transforms import RandomHorizontalFlip
 
 COCO_LAYOUT = "annotations/instances_train2017.json, annotations/instances_val2017.json, train2017/, val2017/"
@@ -22,7 +24,7 @@ DataNode = DataConfig | Mapping[str, Any]
 
 def dataset_root(data_cfg: DataNode) -> Path:
     """The COCO-layout directory the config points at, generating the synthetic set if needed."""
-    cfg = as_data_config(data_cfg)
+    cfg = typed(DataConfig, data_cfg, "data")
     if cfg.name == "coco":
         if cfg.root is None or cfg.root.strip() == "":
             raise DataError(f"data=coco needs data.root=DIR with {COCO_LAYOUT}")
@@ -32,12 +34,12 @@ def dataset_root(data_cfg: DataNode) -> Path:
         return path
     if cfg.root is None:
         raise DataError("data=shapes needs data.root=DIR, the cache directory the synthetic set is generated into")
-    return ensure_shapes(ShapesSpec.from_config(cfg), Path(cfg.root).expanduser())
+    return ensure_shapes(cfg.shapes_spec(), Path(cfg.root).expanduser())
 
 
 def build_dataset(data_cfg: DataNode, split: str, train: bool) -> CocoInstances:
     """One split; `train` adds the random flip and, with data.filter_empty, drops images without targets."""
-    cfg = as_data_config(data_cfg)
+    cfg = typed(DataConfig, data_cfg, "data")
     root = dataset_root(cfg)
     return CocoInstances(
         root,

@@ -20,11 +20,17 @@ from .errors import DataError
 
 
 CACHE_ENV = "ROI_ABLATION_CACHE"
+DEFAULT_CACHE = "~/.cache/roi-ablation"
+
+
+def cache_root_setting() -> str:
+    """$ROI_ABLATION_CACHE or ~/.cache/roi-ablation, as written (the `${roi_ablation.cache:}` of `configs/data`)."""
+    return os.environ.get(CACHE_ENV) or DEFAULT_CACHE
 
 
 def user_cache_root() -> Path:
-    """Where generated and derived data go unless configured: $ROI_ABLATION_CACHE or ~/.cache/roi-ablation."""
-    return Path(os.environ.get(CACHE_ENV) or "~/.cache/roi-ablation").expanduser()
+    """Where generated and derived data go unless configured."""
+    return Path(cache_root_setting()).expanduser()
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:

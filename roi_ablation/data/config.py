@@ -2,21 +2,18 @@
 
 One dataclass holds every key of ``configs/data/{coco,shapes}.yaml``: the loader options
 both data sets share and the synthetic generator's settings (ignored by ``data=coco``).
-Hydra checks keys and types against it; ``__post_init__`` checks values, so a mistake
-fails at composition with the dotted key named, not hours into a run.
+Hydra (or ``schema.typed``, for a node from a script) checks keys and types against it;
+``__post_init__`` checks values, so a mistake fails at composition with the dotted key
+named, not hours into a run.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, List, Optional, get_args, get_origin, get_type_hints
-
-from roi_ablation.values import is_int
+from typing import List, Optional, get_type_hints
 
 from .errors import DataError
-from .shapes import SHAPES
+from .shapes import SHAPES, ShapesSpec
 
 DATA_SETS = ("coco", "shapes")
 ON_BAD_ANNOTATION = ("error", "skip")
@@ -47,7 +44,6 @@ class DataConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        self._check_types()
         if self.name not in DATA_SETS:
             raise DataError(f"data.name must be one of {', '.join(DATA_SETS)}; got {self.name!r}")
         if self.on_bad_annotation not in ON_BAD_ANNOTATION:
@@ -74,46 +70,9 @@ class DataConfig:
         if not self.classes or unknown or len(set(self.classes)) < len(self.classes):
             raise DataError(f"data.classes must be distinct names from {', '.join(SHAPES)}; got {self.classes}")
 
-    def _check_types(self) -> None:
-        """What Hydra checks for a structured config, for one built from a plain dict (scripts, tests)."""
-        for key, hint in get_type_hints(DataConfig).items():
-            value = getattr(self, key)
-            optional = type(None) in get_args(hint)
-            if not (optional and value is None):
-                setattr(self, key, _checked(key, value, str if optional else get_origin(hint) or hint))
-
-
-_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number", list: "a list"}
-
-
-def _checked(key: str, value: Any, kind: type) -> Any:
-    """`value` if it is of `kind`; an integer for a float key becomes a float, so 12 and 12.0 hash alike."""
-    number = is_int(value) or isinstance(value, float)
-    if kind is float and number:
-        if not math.isfinite(value):
-            raise DataError(f"data.{key} must be a finite number; got {value}")
-        return float(value)
-    if kind is int and is_int(value):
-        return value
-    if kind is list and isinstance(value, Sequence) and not isinstance(value, str):
-        return [str(v) for v in value]
-    if kind in (str, bool) and isinstance(value, kind):
-        return value
-    raise DataError(f"data.{key} must be {_TYPE_NAMES[kind]}; got {value!r}")
-
-
-def as_data_config(cfg: DataConfig | Mapping[str, Any]) -> DataConfig:
-    """The checked ``DataConfig`` of a ``data`` node: itself, or built from a dict / DictConfig.
-
-    Keys a mapping leaves out take the schema's defaults; an unknown key is refused by name.
-    """
-    if isinstance(cfg, DataConfig):
-        return cfg
-    from omegaconf import DictConfig, OmegaConf
-
-    values = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    known = {f.name for f in fields(DataConfig)}
-    unknown = sorted(str(k) for k in values if k not in known)  # type: ignore[union-attr]
-    if unknown:
-        raise DataError(f"data.{unknown[0]} is not a data setting; valid keys: {', '.join(sorted(known))}")
-    return DataConfig(**values)  # type: ignore[arg-type]
+    def shapes_spec(self) -> ShapesSpec:
+        """The synthetic generator's settings; an integer for a float key is a float, so 12 and 12.0 share a cache."""
+        kinds = get_type_hints(ShapesSpec)
+        values = {f.name: getattr(self, f.name) for f in fields(ShapesSpec)}
+        return ShapesSpec(**{**values, **{k: float(v) for k, v in values.items() if kinds[k] is float},
+                             "classes": tuple(self.classes)})

@@ -38,16 +38,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
 from .cache import materialize
-
-if TYPE_CHECKING:
-    from .config import DataConfig
 
 GENERATOR_VERSION = 1  # bump whenever the output for the same settings changes
 _MIN_CONTRAST = 100.0  # RGB distance between an object's colour and the background
@@ -120,7 +117,7 @@ SHAPES = (*DISCS, *POLYGONS)
 
 @dataclass(frozen=True)
 class ShapesSpec:
-    """The generator settings of a checked `DataConfig` (`configs/data/shapes.yaml` documents each)."""
+    """The generator settings (`DataConfig.shapes_spec`; `configs/data/shapes.yaml` documents each)."""
 
     num_train: int
     num_val: int
@@ -132,12 +129,6 @@ class ShapesSpec:
     min_visible: float
     noise: float
     seed: int
-
-    @classmethod
-    def from_config(cls, cfg: "DataConfig") -> "ShapesSpec":
-        """The spec of the `data` node (read by attribute: a DataConfig or a DictConfig of one)."""
-        values = {f.name: getattr(cfg, f.name) for f in fields(cls)}
-        return cls(**{**values, "classes": tuple(values["classes"])})
 
     def settings(self) -> dict[str, Any]:
         """Everything the output depends on, for the cache key."""

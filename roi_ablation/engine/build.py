@@ -39,7 +39,7 @@ class Components:
     stride: int | None = None  # of the finest feature map the RoI layers read, measured on the built model
 
 
-Builder = Callable[[Any], Components]
+Builder = Callable[[], Components]  # the run's components, built when the runner is ready for them
 
 
 @dataclass

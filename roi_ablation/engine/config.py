@@ -8,7 +8,7 @@ Every error is a `ValueError` that starts with the dotted key: one line the runn
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from roi_ablation.values import is_int, is_number
@@ -62,17 +62,6 @@ class TrainConfig:
             _is_list(steps) and all(is_number(s) and 0 < s < 1 for s in steps) and all(a < b for a, b in zip(steps, steps[1:])),
             "steps", "a list of increasing fractions of train.max_iter in (0, 1), e.g. [0.667, 0.889]", self.steps,
         )
-
-    @classmethod
-    def of(cls, node: Any) -> "TrainConfig":
-        """`node` as a checked `TrainConfig`: an instance as is, or any object with these attributes
-        (a DictConfig, typed or not); attributes it lacks take their defaults."""
-        if isinstance(node, cls):
-            return node
-        values = {f.name: getattr(node, f.name) for f in fields(cls) if hasattr(node, f.name)}
-        if _is_list(values.get("steps")):
-            values["steps"] = list(values["steps"])  # a ListConfig becomes a plain list
-        return cls(**values)
 
 
 def _require(ok: bool, key: str, what: str, value: Any) -> None:

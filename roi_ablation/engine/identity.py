@@ -16,10 +16,17 @@ from omegaconf import OmegaConf
 from roi_ablation.atomic import atomic_write_json
 
 IDENTITY_GROUPS = ("roi", "model", "data", "train", "seed")
-NOT_IDENTITY = frozenset(
-    {"train.num_workers", "train.log_period", "train.eval_period", "train.checkpoint_period", "train.vis_images",
-     "train.keep_checkpoints"}
-)
+NOT_IDENTITY = ("train.num_workers", "train.log_period", "train.eval_period", "train.checkpoint_period", "train.vis_images",
+                "train.keep_checkpoints")
+HOW_LAUNCHED = ("experiment", "sweep_name", "device", "cpu_threads", "hydra.launcher.n_jobs")  # never part of a result
+
+
+def not_in_directory_name() -> list[str]:
+    """The overrides a sweep job's directory name leaves out, so the same run finds the same directory.
+
+    `configs/train.yaml` reads them through the `${roi_ablation.not_identity:}` resolver.
+    """
+    return [*HOW_LAUNCHED, *NOT_IDENTITY]
 IDENTITY_FILE = "run_identity.json"
 
 

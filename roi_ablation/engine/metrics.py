@@ -18,7 +18,7 @@ from typing import Any
 from roi_ablation.atomic import atomic_write_json
 from roi_ablation.roi import RoISettings
 from roi_ablation.roi.settings import LAYER_KEYS
-from roi_ablation.values import is_int, is_number
+from roi_ablation.values import is_int, is_number, select
 
 METRICS_FILE = "metrics.json"
 STATUSES = ("complete", "failed", "interrupted")
@@ -74,6 +74,14 @@ class RunRecord:
             if getattr(self, name) is not None:
                 record[name] = getattr(self, name)
         return record
+
+    @classmethod
+    def from_config(cls, config: Any, **values: Any) -> "RunRecord":
+        """A run described by its (resolved or raw Hydra) config as far as it goes: for a job whose
+        config was refused, or a run that left no usable record. The stride is measured, so unknown."""
+        roi, model, data, seed = (select(config, key) for key in ("roi", "model.name", "data.name", "seed"))
+        return cls(RoISettings.described(roi if isinstance(roi, dict) else {}), _optional_str(model), None,
+                   _optional_str(data), seed if is_int(seed) else None, **values)
 
     @classmethod
     def from_json(cls, raw: Any) -> "RunRecord":

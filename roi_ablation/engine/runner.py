@@ -13,8 +13,8 @@ clear log line and `metrics.json` status "failed". SIGTERM/SIGINT end it at the 
 step boundary with a checkpoint and status "interrupted" (`engine/signals.py`). Bugs
 keep their traceback.
 
-The config is read by attribute only (`cfg.train`, `cfg.seed`, `cfg.device`,
-`cfg.deterministic`), so a DictConfig and the typed root config both work.
+The runner reads a `RunSpec` (schedule, seed, device, determinism, identity), not the
+config; the model and data come from the builder it is given, called once.
 """
 
 import contextlib
@@ -28,7 +28,6 @@ from roi_ablation.data.errors import DataError
 from roi_ablation.atomic import WriteError
 from roi_ablation.engine.build import Builder, Components, Training, build_training
 from roi_ablation.engine.checkpoint import FINAL, Checkpointer, saved_checkpoints
-from roi_ablation.engine.config import TrainConfig
 from roi_ablation.engine.distributed import DistContext, broadcast_from_main, make_context, process_rank
 from roi_ablation.engine.evaluate import Evaluation
 from roi_ablation.engine.hooks import (
@@ -40,15 +39,16 @@ from roi_ablation.engine.hooks import (
     ProgressHook,
     ScalarsHook,
 )
-from roi_ablation.engine.identity import identity_diff, read_identity, run_identity, write_identity
+from roi_ablation.engine.identity import identity_diff, read_identity, write_identity
 from roi_ablation.engine.lock import RunDirBusy, RunDirLock
 from roi_ablation.engine.metrics import RunRecord, read_metrics, write_metrics
 from roi_ablation.engine.seeding import configure_determinism, seed_everything
 from roi_ablation.engine.signals import Interrupted, StopRequest
 from roi_ablation.engine.tensorboard import Board
+from roi_ablation.engine.spec import RunSpec
 from roi_ablation.engine.trainer import NonFiniteLossError
 
-__all__ = ["Builder", "Components", "Outcome", "run"]
+__all__ = ["Builder", "Components", "Outcome", "RunSpec", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +63,13 @@ class Outcome(str, Enum):
     INTERRUPTED = "interrupted"
 
 
-def _decide(cfg: Any, run_dir: Path) -> tuple[Outcome | None, str]:
+def _decide(spec: RunSpec, run_dir: Path) -> tuple[Outcome | None, str]:
     """What the run directory holds: (REFUSED, why) | (SKIPPED, why) | (None, "") to go ahead."""
     metrics = read_metrics(run_dir)
     complete = metrics is not None and metrics.status == "complete"
     stored = read_identity(run_dir)
     if stored is not None and (complete or saved_checkpoints(run_dir)):
-        diff = identity_diff(stored, run_identity(cfg))
+        diff = identity_diff(stored, spec.identity)
         if diff:
             return Outcome.REFUSED, (
                 f"{run_dir} holds a different run; refusing to resume it with this config. "
@@ -77,29 +77,30 @@ def _decide(cfg: Any, run_dir: Path) -> tuple[Outcome | None, str]:
                 "Give this run its own directory (e.g. hydra.run.dir=outputs/runs/<new name>) "
                 "or rerun with the stored settings."
             )
-    if complete and metrics is not None and metrics.iterations == cfg.train.max_iter:
+    if complete and metrics is not None and metrics.iterations == spec.train.max_iter:
         return Outcome.SKIPPED, f"{run_dir} already holds this run, complete ({metrics.iterations} iterations); nothing to do"
     return None, ""
 
 
-def _claim(cfg: Any, run_dir: Path, held: contextlib.ExitStack) -> tuple[Outcome | None, str]:
+def _claim(spec: RunSpec, run_dir: Path, held: contextlib.ExitStack) -> tuple[Outcome | None, str]:
     """Rank 0: lock the run directory (held until `held` closes), then decide what it holds."""
     try:
         held.enter_context(RunDirLock(run_dir))
     except (RunDirBusy, WriteError) as err:
         return Outcome.REFUSED, str(err)
-    return _decide(cfg, run_dir)
+    return _decide(spec, run_dir)
 
 
 class Run:
     """One run once its training stack is built: `resume_or_start`, then `train` (whose hooks finish it)."""
 
-    def __init__(self, cfg: Any, run_dir: Path, training: Training, train: TrainConfig, record: RunRecord) -> None:
+    def __init__(self, spec: RunSpec, run_dir: Path, training: Training, record: RunRecord) -> None:
+        train = spec.train
         self.run_dir, self.training, self.max_iter, self.record = run_dir, training, train.max_iter, record
         self.state, ctx = training.state, training.trainer.ctx
         self.is_main = ctx.is_main
-        self.identity = run_identity(cfg)
-        self.checkpointer = Checkpointer(run_dir, self.state, ctx, self.identity, train.keep_checkpoints, int(cfg.seed))
+        self.identity = spec.identity
+        self.checkpointer = Checkpointer(run_dir, self.state, ctx, self.identity, train.keep_checkpoints, spec.seed)
         self.board = Board(run_dir, enabled=ctx.is_main)  # last: a setup error leaves no event file
         evaluator = Evaluator(
             self.state.model, training.components.val_set, training.val_loader(), ctx, self.board, run_dir, train.vis_images
@@ -161,17 +162,19 @@ def _record_failure(run_dir: Path, record: RunRecord, message: str, current: Run
 
 
 def run(
-    cfg: Any, run_dir: Path, build: Builder, record: RunRecord, ctx: DistContext | None = None, stop_file: Path | None = None
+    spec: RunSpec, run_dir: Path, build: Builder, record: RunRecord, ctx: DistContext | None = None,
+    stop_file: Path | None = None,
 ) -> Outcome:
-    """Train and evaluate the run `cfg` in `run_dir`; every rank calls this. See the module doc.
+    """Train and evaluate the run `spec` in `run_dir`; every rank calls this. See the module doc.
 
-    `record` describes the run for metrics.json (its stride is replaced by the built
+    `build()` makes the model and data sets (a `ValueError` from it fails the run with its
+    one line). `record` describes the run for metrics.json (its stride is replaced by the built
     model's, `Components.stride`, when that is known). `ctx` defaults to this process's
-    place in the torchrun group, on device `cfg.device`. `stop_file`: a file whose
+    place in the torchrun group, on device `spec.device`. `stop_file`: a file whose
     appearance stops the run like a signal (a parallel sweep's, `engine/sweep_stop.py`).
     """
     with contextlib.ExitStack() as held:
-        decision, message = broadcast_from_main(_claim(cfg, run_dir, held) if process_rank() == 0 else None)
+        decision, message = broadcast_from_main(_claim(spec, run_dir, held) if process_rank() == 0 else None)
         if decision is Outcome.REFUSED:
             if process_rank() == 0:
                 logger.error(message)
@@ -180,26 +183,25 @@ def run(
             logger.info(message)
             return decision
         with StopRequest(stop_file) as stop:
-            outcome = _train_and_evaluate(cfg, run_dir, build, record, ctx, stop)
+            outcome = _train_and_evaluate(spec, run_dir, build, record, ctx, stop)
             if outcome is Outcome.INTERRUPTED:
                 stop.hand_on()  # e.g. submitit's requeue, for the signal it asked for
             return outcome
 
 
 def _train_and_evaluate(
-    cfg: Any, run_dir: Path, build: Builder, record: RunRecord, ctx: DistContext | None, stop: StopRequest
+    spec: RunSpec, run_dir: Path, build: Builder, record: RunRecord, ctx: DistContext | None, stop: StopRequest
 ) -> Outcome:
     current: Run | None = None
     try:
         try:
-            ctx = ctx or make_context(str(cfg.device))
-            configure_determinism(bool(cfg.deterministic))
-            seed_everything(int(cfg.seed) + ctx.rank)
-            train = TrainConfig.of(cfg.train)
-            components = build(cfg)
+            ctx = ctx or make_context(spec.device)
+            configure_determinism(spec.deterministic)
+            seed_everything(spec.seed + ctx.rank)
+            components = build()
             if components.stride is not None:
                 record = replace(record, stride=components.stride)
-            current = Run(cfg, run_dir, build_training(train, components, ctx, int(cfg.seed), stop), train, record)
+            current = Run(spec, run_dir, build_training(spec.train, components, ctx, spec.seed, stop), record)
             current.resume_or_start()
         except ValueError as err:  # config and data mistakes (DataError, CheckpointError are ValueErrors)
             return _fail(run_dir, record, err, current)

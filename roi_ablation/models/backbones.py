@@ -15,10 +15,10 @@ from torch import nn
 from torchvision.models import get_weight, resnet
 from torchvision.ops import FrozenBatchNorm2d
 
+from .config import NORMS, TRUNK_STAGES, check_trainable_layers
+
 NormLayer = Callable[[int], nn.Module]
 TORCHVISION_DEPTHS = {18: resnet.resnet18, 34: resnet.resnet34, 50: resnet.resnet50, 101: resnet.resnet101}
-NORMS = ("bn", "frozen_bn", "gn")
-TRUNK_LAYERS = ("layer4", "layer3", "layer2", "layer1", "conv1")  # trainable_layers=k trains the first k
 
 
 def norm_layer(norm: str) -> NormLayer:
@@ -78,9 +78,8 @@ def load_weights(trunk: nn.Module, weights: str) -> None:
 
 def freeze(trunk: nn.Module, trainable_layers: int) -> None:
     """Train only the last `trainable_layers` of conv1, layer1..layer4, as torchvision's detection models do."""
-    if not 0 <= trainable_layers <= len(TRUNK_LAYERS):
-        raise ValueError(f"model.backbone.trainable_layers must be in 0..5; got {trainable_layers}")
-    train = TRUNK_LAYERS[:trainable_layers] + (("bn1",) if trainable_layers == 5 else ())
+    check_trainable_layers(trainable_layers)
+    train = TRUNK_STAGES[:trainable_layers] + (("bn1",) if trainable_layers == 5 else ())
     for name, parameter in trunk.named_parameters():
         if not name.startswith(train):
             parameter.requires_grad_(False)
@@ -130,4 +129,4 @@ def stem_through(trunk: nn.Module, last_stage: str) -> nn.Sequential:
     return body
 
 
-__all__ = ["NORMS", "freeze", "load_weights", "norm_layer", "resnet_trunk", "small_resnet", "stage_channels", "stem_through"]
+__all__ = ["freeze", "load_weights", "norm_layer", "resnet_trunk", "small_resnet", "stage_channels", "stem_through"]

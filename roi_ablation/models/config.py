@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 ARCHS = ("c4", "c5", "fpn")
-NORMS = ("auto", "bn", "frozen_bn", "gn")
+NORMS = ("bn", "frozen_bn", "gn")  # and "auto": frozen BN with pretrained weights, BN without
+TRUNK_STAGES = ("layer4", "layer3", "layer2", "layer1", "conv1")  # trainable_layers=k trains the first k
 
 
 @dataclass
@@ -25,13 +26,17 @@ class BackboneConfig:
     trainable_layers: int = 3  # with weights: train the last n stages, freeze the rest
 
     def __post_init__(self) -> None:
-        if self.norm not in NORMS:
-            raise ValueError(f"model.backbone.norm must be one of {', '.join(NORMS)}; got {self.norm!r}")
-        if not 0 <= self.trainable_layers <= 5:
-            raise ValueError(f"model.backbone.trainable_layers must be in 0..5; got {self.trainable_layers}")
+        if self.norm not in ("auto", *NORMS):
+            raise ValueError(f"model.backbone.norm must be one of auto, {', '.join(NORMS)}; got {self.norm!r}")
+        check_trainable_layers(self.trainable_layers)
         if self.widths is not None and (len(self.widths) != 4 or len(self.blocks) != 4
                                         or min(self.widths) < 1 or min(self.blocks) < 1):
             raise ValueError(f"model.backbone.widths and .blocks need 4 positive entries each; got {self.widths}, {self.blocks}")
+
+
+def check_trainable_layers(count: int) -> None:
+    if not 0 <= count <= len(TRUNK_STAGES):
+        raise ValueError(f"model.backbone.trainable_layers must be in 0..{len(TRUNK_STAGES)}; got {count}")
 
 
 @dataclass

@@ -18,8 +18,8 @@ from typing import Any, Literal
 import yaml
 
 from roi_ablation.engine.metrics import METRICS_FILE, MalformedRecord, RunRecord, read_record
-from roi_ablation.roi import RoISettings
 from roi_ablation.roi.registry import import_custom_modules
+from roi_ablation.values import select
 
 Status = Literal["complete", "failed", "interrupted", "missing"]
 
@@ -110,7 +110,7 @@ def load_run(path: Path) -> Run:
     overrides = [str(o) for o in overrides] if isinstance(overrides, list) else None
     config = config if isinstance(config, dict) else {}
     _import_user_layers(config)
-    planned = _select(config, "train.max_iter")
+    planned = select(config, "train.max_iter")
     planned = planned if isinstance(planned, int) else None
     if not (path / METRICS_FILE).is_file():
         return _from_config(path, config, overrides, planned, "missing", "no metrics.json (killed, still running, or never run)")
@@ -130,15 +130,7 @@ def load_run(path: Path) -> Run:
 def _from_config(path: Path, config: dict[str, Any], overrides: list[str] | None, planned: int | None,
                  status: Status, error: str) -> Run:
     """A run without a usable record, described by its Hydra config as far as it goes (stride is measured, so unknown)."""
-    roi = _select(config, "roi")
-    roi = roi if isinstance(roi, dict) else {}
-    try:
-        settings = RoISettings(**roi)  # completes the geometry a preset leaves to the layer's paper settings
-    except (TypeError, ValueError):
-        settings = RoISettings.from_json(roi)
-    seed = _select(config, "seed")
-    record = RunRecord(settings, _as_str(_select(config, "model.name")), None, _as_str(_select(config, "data.name")),
-                       seed if isinstance(seed, int) else None, git="unknown", error=error)
+    record = RunRecord.from_config(config, git="unknown", error=error)
     return Run(path=path, record=record, status=status, iterations=planned, measured=False, overrides=overrides)
 
 
@@ -153,7 +145,7 @@ def _table_metrics(record: RunRecord) -> dict[str, float]:
 
 def _import_user_layers(config: dict[str, Any]) -> None:
     """Import the run's `custom_imports`, so a user's layer has its registry entry (title, flags) here too."""
-    names = _select(config, "custom_imports")
+    names = select(config, "custom_imports")
     try:
         import_custom_modules([str(n) for n in names] if isinstance(names, list) else [])
     except ValueError:
@@ -170,24 +162,11 @@ def _load_yaml(path: Path) -> Any:
         return None
 
 
-def _select(config: Any, key: str) -> Any:
-    """`config["a"]["b"]` for key "a.b"; None when absent or an interpolation left unresolved (`${...}`)."""
-    for part in key.split("."):
-        if not isinstance(config, dict):
-            return None
-        config = config.get(part)
-    return None if isinstance(config, str) and config.startswith("${") else config
-
-
 def _sweep_commands(root: Path) -> dict[Path, list[str]]:
     """The `-m` overrides of every Hydra multirun under `root` (from multirun.yaml)."""
     out: dict[Path, list[str]] = {}
     for path in sorted(root.rglob("multirun.yaml")):
-        overrides = _select(_load_yaml(path), "hydra.overrides.task")
+        overrides = select(_load_yaml(path), "hydra.overrides.task")
         if isinstance(overrides, list):
             out[path.parent] = [str(o) for o in overrides]
     return out
-
-
-def _as_str(value: Any) -> str | None:
-    return None if value is None else str(value)

@@ -104,6 +104,15 @@ class RoISettings:
         object.__setattr__(settings, "_sealed", True)
         return settings
 
+    @classmethod
+    def described(cls, roi: dict[str, Any]) -> "RoISettings":
+        """The settings of a config's ``roi`` node as far as it goes: checked and completed when valid,
+        else as written (for the record of a run whose config was refused or never ran)."""
+        try:
+            return cls(**roi)
+        except (TypeError, ValueError):
+            return cls.from_json(roi)
+
     def to_json(self) -> dict[str, Any]:
         """The ``roi`` block of ``metrics.json``; ``mask`` only when set (docs/design.md's format)."""
         record = {key: getattr(self, key) for key in LAYER_KEYS}

@@ -1,5 +1,6 @@
 """Every config key has one schema: unknown keys, wrong types and bad values fail at composition, named."""
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,8 @@ import yaml
 from hydra.errors import ConfigCompositionException
 
 from roi_ablation.config import RootConfig, compose_config, resolve
+from roi_ablation.engine.config import TrainConfig
+from roi_ablation.engine.identity import not_in_directory_name
 from roi_ablation.roi import REGISTRY
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -61,3 +64,12 @@ def test_typos_and_wrong_types_fail_at_composition(override: str, key: str) -> N
     with pytest.raises(ConfigCompositionException) as info:
         compose_config([override])
     assert key in f"{info.value} {info.value.__cause__}"
+
+
+def test_sweep_directories_are_named_without_what_only_launches_or_observes_a_run() -> None:
+    """The names come from engine/identity.py, whose keys must still be settings (a rename would go unnoticed)."""
+    hydra = compose_config(return_hydra_config=True).hydra
+    assert list(hydra.job.config.override_dirname.exclude_keys) == not_in_directory_name()
+    root_keys = {f.name for f in fields(RootConfig)} | {f"train.{f.name}" for f in fields(TrainConfig)}
+    assert set(not_in_directory_name()) - {"experiment", "hydra.launcher.n_jobs"} <= root_keys
+

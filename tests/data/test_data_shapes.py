@@ -9,7 +9,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from roi_ablation.config import register_configs
 from roi_ablation.data import DataConfig, ShapesSpec, build_dataset, cache, ensure_shapes, num_classes
+from roi_ablation.data.cache import user_cache_root
 from roi_ablation.data.shapes import SHAPES, generate
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -17,7 +19,7 @@ TINY = {"num_train": 12, "num_val": 3, "image_size": 64, "min_size": 10, "max_si
 
 
 def tiny_spec(**overrides) -> ShapesSpec:
-    return ShapesSpec.from_config(DataConfig(name="shapes", **{**TINY, **overrides}))
+    return DataConfig(name="shapes", **{**TINY, **overrides}).shapes_spec()
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -120,7 +122,8 @@ def test_hydra_composes_both_data_sets(tmp_path):
 
 def test_default_root_uses_the_cache_env(monkeypatch, tmp_path):
     monkeypatch.setenv("ROI_ABLATION_CACHE", str(tmp_path))
-    assert OmegaConf.load(CONFIGS / "data" / "shapes.yaml").root == f"{tmp_path}/shapes"
+    register_configs()  # the `${roi_ablation.cache:}` resolver, as the CLI registers it
+    assert OmegaConf.load(CONFIGS / "data" / "shapes.yaml").root == f"{tmp_path}/shapes" == str(user_cache_root() / "shapes")
 
 
 def test_objects_lie_inside_the_image():

@@ -21,7 +21,7 @@ from torchvision.ops import MultiScaleRoIAlign
 
 from roi_ablation.engine.distributed import DistContext
 from roi_ablation.engine.metrics import RunRecord
-from roi_ablation.engine.runner import Components, Outcome, run
+from roi_ablation.engine.runner import Components, Outcome, RunSpec, run
 from roi_ablation.roi import RoISettings
 
 SIZE = 64
@@ -157,7 +157,7 @@ def record(cfg: DictConfig) -> RunRecord:
 
 def run_standin(cfg: DictConfig, run_dir: Path, ctx: DistContext | None = None) -> Outcome:
     """`runner.run` of the stand-ins, as the entry point calls it."""
-    return run(cfg, run_dir, build, record(cfg), ctx)
+    return run(RunSpec.of(cfg), run_dir, lambda: build(cfg), record(cfg), ctx)
 
 
 def config(**overrides: Any) -> DictConfig:

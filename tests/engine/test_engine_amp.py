@@ -8,6 +8,7 @@ import torch
 import engine_standins as standins
 from roi_ablation.engine.build import build_training
 from roi_ablation.engine.config import TrainConfig
+from roi_ablation.schema import typed
 from roi_ablation.engine.distributed import DistContext
 from roi_ablation.engine.evaluate import predict
 from roi_ablation.engine.runner import Outcome
@@ -23,7 +24,7 @@ def test_precision_per_device() -> None:
 def test_cpu_amp_trains_in_bf16_without_a_scaler(cpu: DistContext) -> None:
     cfg = standins.config(**{"train.amp": True})
     torch.manual_seed(0)
-    training = build_training(TrainConfig.of(cfg.train), standins.build(cfg), cpu, seed=0)
+    training = build_training(typed(TrainConfig, cfg.train), standins.build(cfg), cpu, seed=0)
     model = training.state.model
     conv_dtypes: list[torch.dtype] = []
     model.backbone[0].register_forward_hook(lambda m, i, out: conv_dtypes.append(out.dtype))
@@ -52,7 +53,7 @@ def test_a_whole_cpu_amp_run_completes(tmp_path: Path, cpu: DistContext) -> None
 def test_cuda_amp_uses_fp16_with_a_scaler() -> None:
     ctx = DistContext(rank=0, world_size=1, device=torch.device("cuda", 0))
     cfg = standins.config(**{"train.amp": True})
-    training = build_training(TrainConfig.of(cfg.train), standins.build(cfg), ctx, seed=0)
+    training = build_training(typed(TrainConfig, cfg.train), standins.build(cfg), ctx, seed=0)
     assert training.trainer.amp_dtype is torch.float16 and training.state.scaler.is_enabled()
     losses, _ = training.trainer.step(*next(iter(training.train_batches(0))))
     assert torch.isfinite(torch.tensor(losses["loss"]))

@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 import engine_standins as standins
 from roi_ablation.engine.config import TrainConfig
 from roi_ablation.engine.identity import run_identity
+from roi_ablation.schema import typed
 
 TRAIN_CONFIGS = Path(__file__).parents[2] / "configs" / "train"
 
@@ -27,12 +28,21 @@ def test_defaults_are_the_cpu_schedule() -> None:
     assert {k: getattr(TrainConfig(), k) for k in cpu} == cpu  # type: ignore[union-attr]
 
 
-def test_of_reads_a_dictconfig_and_keeps_an_instance() -> None:
+def test_typed_reads_a_dictconfig_and_keeps_an_instance() -> None:
     node = standins.config(**{"train.steps": [0.5]}).train
-    train = TrainConfig.of(node)
+    train = typed(TrainConfig, node, "train")
     assert train.steps == [0.5] and type(train.steps) is list and train.max_iter == node.max_iter
-    assert TrainConfig.of(train) is train
-    assert TrainConfig.of(OmegaConf.create({"max_iter": 7})).base_lr == TrainConfig().base_lr  # absent keys: defaults
+    assert typed(TrainConfig, train) is train
+    assert typed(TrainConfig, OmegaConf.create({"max_iter": 7})).base_lr == TrainConfig().base_lr  # absent keys: defaults
+
+
+def test_typed_names_the_dotted_key_of_a_type_or_key_error() -> None:
+    with pytest.raises(ValueError, match=r"^train\.max_iter: Value 'abc' of type 'str' could not be converted to Integer"):
+        typed(TrainConfig, {"max_iter": "abc"}, "train")
+    with pytest.raises(ValueError, match=r"^train\.max_iters: Key 'max_iters' not in 'TrainConfig'; valid keys: max_iter, "):
+        typed(TrainConfig, {"max_iters": 5}, "train")
+    with pytest.raises(ValueError, match=r"^train\.max_iter must be an integer >= 1; got 0"):  # the value check's own line
+        typed(TrainConfig, {"max_iter": 0}, "train")
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_the_runner_refuses_a_held_directory_before_reading_it(
 
 @pytest.mark.slow
 def test_two_runs_started_together_one_runs_one_is_refused(tmp_path: Path) -> None:
-    commands = [[sys.executable, str(HERE / "engine_standin_run.py"), str(tmp_path), f"seed={seed}", "train.max_iter=4"]
+    commands = [[sys.executable, str(HERE / "engine_standin_run.py"), str(tmp_path), f"seed={seed}", "train.max_iter=60"]  # long enough to overlap
                 for seed in (0, 1)]
     started = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for c in commands]
     results = [(p.wait(timeout=300), p.communicate()[0]) for p in started]

@@ -19,7 +19,7 @@ import engine_standins as standins
 from roi_ablation.engine import checkpoint
 from roi_ablation.atomic import WriteError
 from roi_ablation.engine.distributed import DistContext
-from roi_ablation.engine.runner import Outcome
+from roi_ablation.engine.runner import Outcome, RunSpec
 
 HERE = Path(__file__).parent
 
@@ -107,7 +107,6 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, cpu: 
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("train.steps", [2.0], "train.steps"),
         ("device", "tpu", "device='tpu'"),
         ("train.batch_size", 16, "fewer than one step"),
     ],
@@ -117,6 +116,12 @@ def test_user_errors_fail_cleanly(tmp_path: Path, caplog, key: str, value: objec
     assert expected in caplog.records[-1].getMessage()
     m = _metrics(tmp_path)
     assert m["status"] == "failed" and expected in m["error"]
+
+
+def test_the_spec_of_a_bad_schedule_names_the_key() -> None:
+    """The entry point builds the spec (and records a refused config itself, as the CLI tests check)."""
+    with pytest.raises(ValueError, match=r"^train\.steps must be a list of increasing fractions"):
+        RunSpec.of(standins.config(**{"train.steps": [2.0]}))
 
 
 def _standin_command(run_dir: Path, *overrides: str) -> list[str]:

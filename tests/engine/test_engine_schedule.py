@@ -5,6 +5,7 @@ import torch
 
 import engine_standins as standins
 from roi_ablation.engine.config import TrainConfig
+from roi_ablation.schema import typed
 from roi_ablation.engine.schedule import WarmupMultiStep, build_optimizer, build_scheduler, milestones, scaled_lr
 
 
@@ -27,7 +28,7 @@ def test_warmup_then_decay() -> None:
 
 
 def test_scheduler_drives_optimizer_per_iteration() -> None:
-    train = TrainConfig.of(standins.config(**{"train.max_iter": 9, "train.warmup_iters": 0, "train.steps": [0.5]}).train)
+    train = typed(TrainConfig, standins.config(**{"train.max_iter": 9, "train.warmup_iters": 0, "train.steps": [0.5]}).train)
     model = torch.nn.Linear(2, 2)
     opt = build_optimizer(model, train)
     sched = build_scheduler(opt, train)
