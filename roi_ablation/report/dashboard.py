@@ -16,7 +16,7 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
-from roi_ablation.engine.tensorboard import experiment_summary
+from roi_ablation.engine.hparams import experiment_summary
 from roi_ablation.report.collect import Run
 from roi_ablation.report.paper import MASK_METRICS
 from roi_ablation.report.tables import Row, Table

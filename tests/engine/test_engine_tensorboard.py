@@ -10,14 +10,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata
 
 from roi_ablation.engine.evaluate import Sample
-from roi_ablation.engine.tensorboard import (
-    HPARAM_AXES,
-    Board,
-    experiment_summary,
-    hparam_name,
-    hparam_values,
-    validation_picture,
-)
+from roi_ablation.engine.hparams import HPARAM_AXES, experiment_summary, hparam_name, hparam_values
+from roi_ablation.engine.pictures import validation_picture
+from roi_ablation.engine.tensorboard import Board
 
 NAMES = ["__background__", "square", "bar"]
 DESCRIPTION = {"roi": {"method": "align", "agg": "avg", "sampling_ratio": 2, "aligned": False, "layout": "center"},

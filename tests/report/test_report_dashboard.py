@@ -8,7 +8,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import api_pb2, metadata
 from tensorboard.plugins.hparams.backend_context import _sort_and_reduce_to_hparams_limit
 
-from roi_ablation.engine.tensorboard import HPARAM_AXES, HPARAM_METRICS
+from roi_ablation.engine.hparams import HPARAM_AXES, HPARAM_METRICS
 from roi_ablation.report import build_tables, collect
 from roi_ablation.report.dashboard import TABLES_RUN, compact_markdown, write_tensorboard
 
