@@ -41,12 +41,12 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"the RoI in image pixels (default: the seed's {' '.join(f'{v:g}' for v in seed.box)})")
     parser.add_argument("--output-size", type=_positive_int, nargs="+", metavar="N",
                         default=list(seed.output_size), help="bins: H W, or one N for N x N (default: %(default)s)")
-    parser.add_argument("--sampling-ratio", type=int, default=seed.sampling_ratio,
+    parser.add_argument("--sampling-ratio", type=int, default=seed.geometry["sampling_ratio"],
                         help="samples per bin side; <= 0: adaptive ceil(bin size) (default: %(default)s)")
-    parser.add_argument("--aligned", action=argparse.BooleanOptionalAction, default=seed.aligned,
+    parser.add_argument("--aligned", action=argparse.BooleanOptionalAction, default=seed.geometry["aligned"],
                         help="map a box coordinate u to u/stride - 0.5 in index space (cell centres at i + 0.5); "
                         "--no-aligned: legacy u/stride, which samples half a cell right and down")
-    parser.add_argument("--layout", choices=LAYOUTS, default=seed.layout,
+    parser.add_argument("--layout", choices=LAYOUTS, default=seed.geometry["layout"],
                         help="sample positions in a bin (default: %(default)s)")
     parser.add_argument("--methods", nargs="+", choices=sorted(REGISTRY), default=list(seed.methods),
                         metavar="METHOD", help=f"RoI layers, any of {', '.join(sorted(REGISTRY))} (default: %(default)s)")
@@ -77,8 +77,8 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list
     if len(size) > 2:
         parser.error(f"--output-size takes H W or one N; got {size}")
     oh, ow = size if len(size) == 2 else size * 2
-    setting = Setting(tuple(args.image_size), args.stride, tuple(boxes[0]), (oh, ow), args.sampling_ratio,
-                      args.aligned, args.layout, tuple(dict.fromkeys(args.methods)))
+    setting = Setting.of(tuple(args.image_size), args.stride, tuple(boxes[0]), (oh, ow), args.methods,
+                         sampling_ratio=args.sampling_ratio, aligned=args.aligned, layout=args.layout)
     return [setting] + [replace(setting, box=tuple(box)) for box in boxes[1:] if not _box_problem(box, args.image_size)]
 
 

@@ -146,8 +146,8 @@ def _box_text(setting: Setting) -> str:
 
 def _options_text(setting: Setting) -> str:
     oh, ow = setting.output_size
-    return (f"stride {setting.stride}, {oh}x{ow} bins, sampling ratio {setting.sampling_ratio}, {setting.layout}, "
-            f"aligned={setting.aligned}")
+    g = setting.geometry
+    return f"stride {setting.stride}, {oh}x{ow} bins, sampling ratio {g['sampling_ratio']}, {g['layout']}, aligned={g['aligned']}"
 
 
 def _legend(fig: Figure, coverages: Sequence[Coverage], detailed: bool, ncols: int) -> None:

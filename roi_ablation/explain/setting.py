@@ -8,12 +8,15 @@ with its centre at ``i + 0.5``, i.e. feature index space plus 0.5, and a box coo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from roi_ablation.roi import SamplingPlan, build_plan
+from roi_ablation.roi import RoISettings, SamplingPlan
+from roi_ablation.roi.extract import plan_for
 from roi_ablation.roi.geometry import MappedRoIs, map_rois
 
 PICTURE_OFFSET = 0.5  # picture coordinate = feature index-space coordinate + this
@@ -21,20 +24,39 @@ PICTURE_OFFSET = 0.5  # picture coordinate = feature index-space coordinate + th
 
 @dataclass(frozen=True)
 class Setting:
-    """What to explain: one box on one image, read by each of ``methods``.
+    """What to explain: one box on one image, read by each of ``layers``.
 
     ``image_size`` is ``(W, H)`` pixels; the feature map has ``ceil(side / stride)`` cells
-    per side, as a padded backbone gives. ``output_size`` is ``(h, w)`` bins.
+    per side, as a padded backbone gives. ``output_size`` is ``(h, w)`` bins. Every layer
+    is read with the same geometry (sampling ratio, aligned, layout), so the panels differ
+    only by how each method quantises the box; :meth:`of` builds them so.
     """
 
     image_size: tuple[int, int]
     stride: int
     box: tuple[float, float, float, float]
     output_size: tuple[int, int]
-    sampling_ratio: int
-    aligned: bool
-    layout: str
-    methods: tuple[str, ...]
+    layers: tuple[RoISettings, ...]  # one carrier per method, in the order they are shown
+
+    @classmethod
+    def of(cls, image_size: tuple[int, int], stride: int, box: tuple[float, float, float, float],
+           output_size: tuple[int, int], methods: Sequence[str], **geometry: Any) -> Setting:
+        """The setting whose ``methods`` all read with ``geometry`` (``RoISettings.of``: None keeps a default)."""
+        layers = tuple(RoISettings.of(method=method, **geometry) for method in dict.fromkeys(methods))
+        return cls(image_size, stride, box, output_size, layers)
+
+    def with_geometry(self, **changes: Any) -> Setting:
+        """The same setting read with other geometry (e.g. ``aligned=False``), for every layer alike."""
+        return replace(self, layers=tuple(replace(layer, **changes) for layer in self.layers))
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(layer.method for layer in self.layers)
+
+    @property
+    def geometry(self) -> dict[str, Any]:
+        """The ``sampling_ratio``, ``aligned`` and ``layout`` every layer shares (``of`` makes them agree)."""
+        return self.layers[0].geometry()
 
     @property
     def feature_size(self) -> tuple[int, int]:
@@ -53,24 +75,26 @@ class Setting:
 
     def plan(self, method: str) -> SamplingPlan:
         """The plan ``extract`` uses for this box with float32 features."""
+        layer = next(layer for layer in self.layers if layer.method == method)
         height, width = self.feature_size
-        return build_plan((1, 1, height, width), self.rois(), method, self.output_size, 1 / self.stride,
-                          self.sampling_ratio, self.aligned, self.layout)
+        return plan_for(layer, (1, 1, height, width), self.rois(), self.output_size, 1 / self.stride)
 
     def mapped(self) -> MappedRoIs:
         """The box as a bilinear layer maps it before any rounding (start, size, bins, grid)."""
-        return map_rois(self.rois(), self.output_size, 1 / self.stride, self.sampling_ratio, self.aligned)
+        g = self.geometry
+        return map_rois(self.rois(), self.output_size, 1 / self.stride, g["sampling_ratio"], g["aligned"])
 
 
-SEED_EXAMPLE = Setting(
+#: The seed's worked example: its own geometry (2 x 2 interior samples, aligned), not a layer's default.
+SEED_EXAMPLE = Setting.of(
     image_size=(512, 512),
     stride=32,
     box=(296.0, 192.0, 496.0, 336.96),
     output_size=(3, 3),
+    methods=("pool", "warp", "align"),
     sampling_ratio=2,
     aligned=True,
     layout="interior",
-    methods=("pool", "warp", "align"),
 )
 
 #: The second default box: at the seed's stride, rounding moves its left edge inward, so

@@ -22,11 +22,11 @@ def _setting_lines(setting: Setting) -> list[str]:
     x1, y1, x2, y2 = setting.box
     fh, fw = setting.feature_size
     oh, ow = setting.output_size
+    g = setting.geometry
     return [
         f"Image {width}x{height} px (W x H), stride {setting.stride} -> feature map {fw}x{fh} cells (W x H)",
         f"Box (x1, y1, x2, y2) = ({', '.join(map(_num, setting.box))}) px: {_num(x2 - x1)} x {_num(y2 - y1)} px (w x h)",
-        f"Output {oh}x{ow} bins (h x w), sampling ratio {setting.sampling_ratio}, layout {setting.layout}, "
-        f"aligned={setting.aligned}",
+        f"Output {oh}x{ow} bins (h x w), sampling ratio {g['sampling_ratio']}, layout {g['layout']}, aligned={g['aligned']}",
         f"Coordinates are the seed's picture coordinates: cell i spans [i, i+1) with its centre at i + {PICTURE_OFFSET}",
         f"(feature index space + {PICTURE_OFFSET}); a box coordinate u lies at u / stride.",
     ]
@@ -36,13 +36,13 @@ def _geometry_lines(setting: Setting) -> list[str]:
     mapped = setting.mapped()
     x0, y0 = float(mapped.x0[0]) + PICTURE_OFFSET, float(mapped.y0[0]) + PICTURE_OFFSET
     grid = f"{int(mapped.grid_w[0])} x {int(mapped.grid_h[0])} (w x h"
-    grid += "; adaptive: ceil of the bin size)" if setting.sampling_ratio <= 0 else ")"
+    grid += "; adaptive: ceil of the bin size)" if setting.geometry["sampling_ratio"] <= 0 else ")"
     lines = [
         f"Mapped RoI (no rounding): top-left {_point(x0, y0)}, size {float(mapped.width[0]):.2f} x "
         f"{float(mapped.height[0]):.2f} (w x h)",
         f"Bin size {float(mapped.bin_w[0]):.2f} x {float(mapped.bin_h[0]):.2f} (w x h), samples per bin {grid}",
     ]
-    if not setting.aligned:
+    if not setting.geometry["aligned"]:
         bx, by = setting.box_on_grid[:2]
         lines.append(f"aligned=False maps u to u / stride in index space, i.e. u / stride + {PICTURE_OFFSET} here: "
                      f"the layers sample the box shifted half a cell right and down (the box itself starts at "

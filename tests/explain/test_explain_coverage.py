@@ -57,7 +57,7 @@ def one_hot_features(setting: Setting) -> torch.Tensor:
 def extract_setting(setting: Setting, method: str, agg: str) -> torch.Tensor:
     """``[bins, cells]``: what ``extract`` reads of each cell in each bin."""
     out = extract(one_hot_features(setting), setting.rois(), method, agg, setting.output_size, 1 / setting.stride,
-                  setting.sampling_ratio, setting.aligned, setting.layout)
+                  **setting.geometry)
     return out[0].flatten(1).T
 
 
@@ -69,7 +69,7 @@ def dense(plan_cells: torch.Tensor, values: torch.Tensor, num_cells: int) -> tor
 
 
 @pytest.mark.parametrize("method", ["pool", "warp", "align"])
-@pytest.mark.parametrize("setting", [SEED_EXAMPLE, replace(SEED_EXAMPLE, aligned=False, layout="center", sampling_ratio=0)],
+@pytest.mark.parametrize("setting", [SEED_EXAMPLE, SEED_EXAMPLE.with_geometry(aligned=False, layout="center", sampling_ratio=0)],
                          ids=["seed", "legacy-adaptive"])
 def test_extract_on_one_hot_features_reproduces_the_plan(setting: Setting, method: str) -> None:
     cov = coverage(setting, method)

@@ -55,7 +55,7 @@ def test_report_prints_the_seeds_numbers(report: str) -> None:
 
 
 def test_unaligned_report_says_what_the_shift_is() -> None:
-    setting = replace(SEED_EXAMPLE, aligned=False)
+    setting = SEED_EXAMPLE.with_geometry(aligned=False)
     text = render_report(setting, [coverage(setting, "align")])
     assert "top-left (9.75, 6.50)" in text  # sampled half a cell right and down
     assert "shifted half a cell right and down" in text and "(9.25, 6.00)" in text
