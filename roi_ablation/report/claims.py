@@ -8,13 +8,12 @@ the sweep: `MARGIN` and the three rules below are that document's, in code.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from roi_ablation.report.paper import TABLE_2C, TABLE_2D, Layout
-from roi_ablation.report.render import csv_cell  # the tables' CSV number format (one place)
+from roi_ablation.report.render import write_csv_and_markdown
 from roi_ablation.report.stats import Estimate, Pilot, difference, interval, p_high_below, p_inside, p_low_above, paired_differences
 from roi_ablation.report.tables import Row, Table
 
@@ -242,14 +241,7 @@ def claims_rows(tables: list[Table]) -> list[dict[str, object]]:
 def write_claims(tables: list[Table], out: Path, rules: Rulebook = RULEBOOKS["v1"]) -> list[Path]:
     """Write `out/claims.csv` and `out/claims.md`; return their paths."""
     results = evaluate_claims(tables, rules)
-    csv_path, md_path = out / "claims.csv", out / "claims.md"
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for result in results:
-            writer.writerow({k: csv_cell(v) for k, v in result.record().items()})
-    md_path.write_text(render_claims(results, rules), encoding="utf-8")
-    return [csv_path, md_path]
+    return write_csv_and_markdown(out, "claims", COLUMNS, (r.record() for r in results), render_claims(results, rules))
 
 
 def render_claims(results: list[ClaimResult], rules: Rulebook = RULEBOOKS["v1"]) -> str:

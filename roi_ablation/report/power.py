@@ -13,14 +13,13 @@ plans, not promises: a rerun with more seeds is what decides.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from roi_ablation.report.claims import CLAIMS, RULEBOOKS, Question, Rulebook, decision_power, table_groups
 from roi_ablation.report.paper import PAPER_IMAGES_PER_ITER, PAPER_ITERATIONS
-from roi_ablation.report.render import csv_cell, display_path
+from roi_ablation.report.render import display_path, write_csv_and_markdown
 from roi_ablation.report.stats import Pilot, paired_differences, seeds_needed
 from roi_ablation.report.tables import Row, Table
 
@@ -152,14 +151,7 @@ def _gpu_hours(seeds: int | None, rows: list[Row], where: dict[int, Table], gpu:
 
 def write_power(plans: list[Plan], gpu: GpuCheck, out: Path, rules: Rulebook = RULEBOOKS["v1"]) -> list[Path]:
     """Write `out/power.csv` and `out/power.md`; return their paths."""
-    csv_path, md_path = out / "power.csv", out / "power.md"
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for p in plans:
-            writer.writerow({k: csv_cell(v) for k, v in p.record().items()})
-    md_path.write_text(render_power(plans, gpu, rules), encoding="utf-8")
-    return [csv_path, md_path]
+    return write_csv_and_markdown(out, "power", COLUMNS, (p.record() for p in plans), render_power(plans, gpu, rules))
 
 
 def render_power(plans: list[Plan], gpu: GpuCheck, rules: Rulebook = RULEBOOKS["v1"]) -> str:

@@ -1,9 +1,10 @@
-"""Write a table as CSV (for tools) and Markdown (for people and the dashboard)."""
+"""Write a table (and the claims and power plan) as CSV (for tools) and Markdown (for people and the dashboard)."""
 
 from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from roi_ablation.report.collect import Run
@@ -12,14 +13,17 @@ from roi_ablation.report.tables import Row, Table
 _HEADINGS = {"align": "align?", "bilinear": "bilinear?"}
 
 
-def write_csv(table: Table, path: Path) -> Path:
-    """CSV with the table's columns; numbers rounded to 3 decimals, empty where none."""
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=table.columns)
+def write_csv_and_markdown(out: Path, stem: str, columns: Sequence[str], records: Iterable[Mapping[str, object]],
+                           markdown: str) -> list[Path]:
+    """`out/<stem>.csv` (for tools: numbers rounded to 3 decimals, empty where none) and `out/<stem>.md` (for people)."""
+    csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns))
         writer.writeheader()
-        for record in table.records():
+        for record in records:
             writer.writerow({k: csv_cell(v) for k, v in record.items()})
-    return path
+    md_path.write_text(markdown, encoding="utf-8")
+    return [csv_path, md_path]
 
 
 def render_markdown(table: Table) -> str:

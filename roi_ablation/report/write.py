@@ -14,7 +14,7 @@ from roi_ablation.report.dashboard import write_tensorboard
 from roi_ablation.report.plot import plot_gains, plot_tables
 from roi_ablation.report.power import GPU_CHECK, GpuCheck, Plan, plan, read_gpu_check, write_power
 from roi_ablation.report.provenance import render_provenance
-from roi_ablation.report.render import render_markdown, why_unplaced, write_csv
+from roi_ablation.report.render import render_markdown, why_unplaced, write_csv_and_markdown
 from roi_ablation.report.tables import Table, build_tables
 
 
@@ -54,10 +54,7 @@ def write_report(dirs: list[Path], out: Path, command: str, baseline: str | None
     gpu = read_gpu_check(gpu_check)
     report = Report(collection.runs, tables, unplaced, plan(tables, gpu, rules), gpu)
     for table in tables:
-        report.written.append(write_csv(table, out / f"{table.stem}.csv"))
-        markdown = out / f"{table.stem}.md"
-        markdown.write_text(render_markdown(table), encoding="utf-8")
-        report.written.append(markdown)
+        report.written += write_csv_and_markdown(out, table.stem, table.columns, table.records(), render_markdown(table))
     report.written += [plot_tables(tables, out / "tables.png"), plot_gains(tables, out / "gains.png")]
     report.written += write_claims(tables, out, rules)
     report.written += write_power(report.plans, gpu, out, rules)
