@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import signal
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,13 @@ def test_the_handler_installed_before_is_handed_the_signal() -> None:
 
 
 def test_a_second_signal_stops_at_once() -> None:
-    with StopRequest():
+    with StopRequest() as stop:
         os.kill(os.getpid(), signal.SIGINT)
+        # Two pending SIGINTs are one: wait until the first was handled (another thread may have received it).
+        deadline = time.monotonic() + 5
+        while stop.signum is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert stop.signum == signal.SIGINT
         with pytest.raises(KeyboardInterrupt):  # Python's own SIGINT handler, restored and re-raised
             os.kill(os.getpid(), signal.SIGINT)
 
