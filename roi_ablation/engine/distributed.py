@@ -39,6 +39,10 @@ class DistContext:
     def distributed(self) -> bool:
         return self.world_size > 1
 
+    def where(self) -> str:
+        """Where the run trains, for its record: ``cpu``, ``cuda:0``, or ``cuda x8`` for 8 processes."""
+        return f"{self.device.type} x{self.world_size}" if self.distributed else str(self.device)
+
 
 BACKEND_ENV = "ROI_ABLATION_DIST_BACKEND"
 

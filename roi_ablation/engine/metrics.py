@@ -56,7 +56,7 @@ class RunRecord:
     git: str = field(default_factory=git_sha)
     status: str = "failed"
     error: str | None = None
-    device: str | None = None  # where it trained (e.g. "cuda:0"), when the engine says; optional in the file
+    device: str | None = None  # where it trained (DistContext.where: "cpu", "cuda:0", "cuda x8"); optional in the file
 
     def ended(self, status: str, **values: Any) -> "RunRecord":
         """This run, ended with ``status`` and the given values (iterations, scores, times, error)."""

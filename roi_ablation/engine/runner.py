@@ -198,6 +198,7 @@ def _train_and_evaluate(
             ctx = ctx or make_context(spec.device)
             configure_determinism(spec.deterministic)
             seed_everything(spec.seed + ctx.rank)
+            record = replace(record, device=ctx.where())
             components = build()
             if components.stride is not None:
                 record = replace(record, stride=components.stride)

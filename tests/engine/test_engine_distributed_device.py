@@ -64,3 +64,10 @@ def test_join_honours_the_override_and_skips_a_single_process(monkeypatch):
     assert _join_with(monkeypatch, 8, {"WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "8",
                                        distributed.BACKEND_ENV: "gloo"})["backend"] == "gloo"
     assert _join_with(monkeypatch, 8, {"WORLD_SIZE": "1"}) == {}
+
+
+def test_a_record_says_where_the_run_trained() -> None:
+    DistContext = distributed.DistContext
+    assert DistContext(0, 1, torch.device("cpu")).where() == "cpu"
+    assert DistContext(0, 1, torch.device("cuda", 0)).where() == "cuda:0"
+    assert DistContext(0, 8, torch.device("cuda", 0)).where() == "cuda x8"

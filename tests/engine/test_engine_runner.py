@@ -39,7 +39,7 @@ def _metrics(run_dir: Path) -> dict:
 
 def test_metrics_and_results(complete: Path) -> None:
     m = _metrics(complete)
-    assert m["status"] == "complete" and m["iterations"] == 6
+    assert m["status"] == "complete" and m["iterations"] == 6 and m["device"] == "cpu"
     assert set(m["segm"]) == {"AP", "AP50", "AP75", "APs", "APm", "APl"} and m["train_s"] > 0 and m["eval_s"] > 0
     results = json.loads((complete / "results_segm.json").read_text())
     assert {r["category_id"] for r in results} <= {3, 7}

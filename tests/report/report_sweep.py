@@ -47,6 +47,7 @@ def write_run(
     out: dict[str, object] = {
         "roi": roi_cfg, "model": MODELS[stride], "stride": stride, "data": data, "seed": seed,
         "iterations": 300, "train_s": 10.0 + seed, "eval_s": 2.0, "git": "abc1234", "status": status,
+        "device": "cpu",
     }
     if status == "complete":
         assert mask_ap is not None

@@ -111,6 +111,7 @@ def test_markdown_plot_and_provenance(out: Path) -> None:
     assert "roi-ablation-train roi=align_max seed=2 model=small_c4 data=shapes" in provenance
     assert "roi-ablation-train -m roi=pool_max,align_max seed=0,1,2" in provenance
     assert "`abc1234` (14 runs)" in provenance  # 2c: 15 runs, one missing without a git sha
+    assert "- devices: cpu" in provenance  # from the records (the engine writes where each run trained)
     assert "torch" in provenance and "CPUs" in provenance
 
 
