@@ -40,9 +40,12 @@ class Setting:
 
     @classmethod
     def of(cls, image_size: tuple[int, int], stride: int, box: tuple[float, float, float, float],
-           output_size: tuple[int, int], methods: Sequence[str], **geometry: Any) -> Setting:
-        """The setting whose ``methods`` all read with ``geometry`` (``RoISettings.of``: None keeps a default)."""
-        layers = tuple(RoISettings.of(method=method, **geometry) for method in dict.fromkeys(methods))
+           output_size: tuple[int, int], methods: Sequence[str], *, sampling_ratio: int, aligned: bool,
+           layout: str) -> Setting:
+        """The setting whose ``methods`` all read with the given geometry (explicit: a layer's own
+        default would differ between methods, e.g. RoIWarp's corner layout)."""
+        layers = tuple(RoISettings(method=method, sampling_ratio=sampling_ratio, aligned=aligned, layout=layout)
+                       for method in dict.fromkeys(methods))
         return cls(image_size, stride, box, output_size, layers)
 
     def with_geometry(self, **changes: Any) -> Setting:
@@ -55,7 +58,7 @@ class Setting:
 
     @property
     def geometry(self) -> dict[str, Any]:
-        """The ``sampling_ratio``, ``aligned`` and ``layout`` every layer shares (``of`` makes them agree)."""
+        """The ``sampling_ratio``, ``aligned`` and ``layout`` every layer shares (``of`` and ``with_geometry`` give all the same)."""
         return self.layers[0].geometry()
 
     @property

@@ -79,7 +79,7 @@ def load_weights(trunk: nn.Module, weights: str) -> None:
 def freeze(trunk: nn.Module, trainable_layers: int) -> None:
     """Train only the last `trainable_layers` of conv1, layer1..layer4, as torchvision's detection models do."""
     check_trainable_layers(trainable_layers)
-    train = TRUNK_STAGES[:trainable_layers] + (("bn1",) if trainable_layers == 5 else ())
+    train = TRUNK_STAGES[:trainable_layers] + (("bn1",) if trainable_layers == len(TRUNK_STAGES) else ())  # all: the stem norm too
     for name, parameter in trunk.named_parameters():
         if not name.startswith(train):
             parameter.requires_grad_(False)
