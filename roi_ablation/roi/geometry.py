@@ -193,17 +193,21 @@ def bilinear_neighbours(pos: Tensor, size: int | tuple[int, ...]) -> tuple[Tenso
 
 
 def pool_bin_edges(
-    start: Tensor, length: Tensor, bins: int, size: int, dtype: torch.dtype
+    start: Tensor, length: Tensor, bins: tuple[int, int], size: tuple[int, int], dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
-    """RoIPool's cell range ``[begin, end)`` of each bin along one axis, ``[K, bins]``.
+    """RoIPool's cell range ``[begin, end)`` of each bin along both axes, ``[K, 2, max(bins)]``.
 
     ``start`` is the rounded first cell and ``length`` the rounded extent in cells
-    (inclusive of the end cell, at least 1); each bin's extent is rounded outward (floor
-    of its start, ceil of its end) and clipped to the map, as in Fast R-CNN. ``dtype``
+    (inclusive of the end cell, at least 1), both ``[K, 2]`` (column 0 for x); ``bins`` and
+    ``size`` are the bin count and the map's extent per axis ``(x, y)``. The axis with fewer
+    bins is padded (slice ``[:, axis, :bins[axis]]``). Each bin's extent is rounded outward
+    (floor of its start, ceil of its end) and clipped to the map, as in Fast R-CNN. ``dtype``
     is the features' compute type, in which torchvision's kernel does this arithmetic.
     """
-    bin_size = length.to(dtype) / bins
-    p = torch.arange(bins, device=start.device, dtype=dtype)
-    begin = torch.floor(p[None, :] * bin_size[:, None]).long() + start[:, None]
-    end = torch.ceil((p[None, :] + 1) * bin_size[:, None]).long() + start[:, None]
-    return begin.clamp(0, size), end.clamp(0, size)
+    device = start.device
+    bin_size = (length.to(dtype) / device_constant(bins, device, dtype))[..., None]
+    edges = torch.arange(max(bins) + 1, device=device, dtype=dtype) * bin_size  # bin p spans [p, p + 1) bins
+    rounded = torch.stack([torch.floor(edges[..., :-1]), torch.ceil(edges[..., 1:])]).long() + start[..., None]
+    zero, extent = device_constant((0, 0), device, torch.long).view(2, 1), device_constant(size, device, torch.long).view(2, 1)
+    begin, end = torch.clamp(rounded, zero, extent).unbind(0)
+    return begin, end

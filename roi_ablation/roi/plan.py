@@ -119,28 +119,30 @@ def pool_plan(
     n, height, width = feature_shape
     k = rois.shape[0]
     corners = round_half_away_from_zero(rois[:, 1:] * spatial_scale).long()
-    x0, y0 = corners[:, 0], corners[:, 1]
-    roi_w = (corners[:, 2] - x0 + 1).clamp(min=1)
-    roi_h = (corners[:, 3] - y0 + 1).clamp(min=1)
-    y_begin, y_end = pool_bin_edges(y0, roi_h, oh, height, rois.dtype)
-    x_begin, x_end = pool_bin_edges(x0, roi_w, ow, width, rois.dtype)
-    y_len, x_len = y_end - y_begin, x_end - x_begin  # may be <= 0: empty bin
+    start = corners[:, :2]  # [K, 2]: (x0, y0), as every geometry here
+    begin, end = pool_bin_edges(start, (corners[:, 2:] - start + 1).clamp(min=1), (ow, oh), (width, height), rois.dtype)
+    length = end - begin  # [K, 2, bins]; may be <= 0: empty bin
     # The one device read of a pool plan: its size depends on the boxes.
-    sh, sw = (max(int(v), 1) for v in torch.stack([y_len.amax(), x_len.amax()]).tolist()) if k else (1, 1)
-    iy = torch.arange(sh, device=rois.device)
-    ix = torch.arange(sw, device=rois.device)
-    y = y_begin[..., None] + iy  # [K, oh, Sh]
-    x = x_begin[..., None] + ix  # [K, ow, Sw]
-    ok_y, ok_x = iy < y_len[..., None], ix < x_len[..., None]
+    sw, sh = (max(int(v), 1) for v in length.amax(dim=(0, 2)).tolist()) if k else (1, 1)
+    i = torch.arange(max(sw, sh), device=rois.device)
+    pos = begin[..., None] + i  # [K, 2, bins, S]: the cell of a bin's i-th sample along each axis
+    ok = i < length[..., None]
+    cell = torch.minimum(pos, device_constant((width - 1, height - 1), rois.device, torch.long).view(2, 1, 1))
+    def along_x(t: Tensor) -> Tensor:  # broadcast to [K, oh, ow, Sh, Sw]
+        return t[:, None, 0, :ow, None, :sw]
+
+    def along_y(t: Tensor) -> Tensor:
+        return t[:, 1, :oh, None, :sh, None]
+
+    x5, y5 = along_x(pos), along_y(pos)
     batch = rois[:, 0].long()[:, None, None, None, None]
-    y5, x5 = y[:, :, None, :, None], x[:, None, :, None, :]
-    cells = (batch * height + y5.clamp(max=height - 1)) * width + x5.clamp(max=width - 1)
-    valid = ok_y[:, :, None, :, None] & ok_x[:, None, :, None, :]
+    cells = (batch * height + along_y(cell)) * width + along_x(cell)
+    valid = along_y(ok) & along_x(ok)
     b, s = k * oh * ow, sh * sw
     cells = cells.expand(k, oh, ow, sh, sw).reshape(b, s, 1)
     valid = valid.expand(k, oh, ow, sh, sw).reshape(b, s)
     points = torch.stack(torch.broadcast_tensors(x5, y5), dim=-1).expand(k, oh, ow, sh, sw, 2)
-    count = (y_len.clamp(min=0)[:, :, None] * x_len.clamp(min=0)[:, None, :]).reshape(b).clamp(min=1)
+    count = valid.sum(dim=1).clamp(min=1)  # the cells a bin reads
     return SamplingPlan(
         cells=cells,
         weights=valid[..., None].to(rois.dtype),
