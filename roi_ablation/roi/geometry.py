@@ -200,13 +200,17 @@ def pool_bin_edges(
     ``start`` is the rounded first cell and ``length`` the rounded extent in cells
     (inclusive of the end cell, at least 1), both ``[K, 2]`` (column 0 for x); ``bins`` and
     ``size`` are the bin count and the map's extent per axis ``(x, y)``. The axis with fewer
-    bins is padded (slice ``[:, axis, :bins[axis]]``). Each bin's extent is rounded outward
+    bins is padded with bins at its end, at most one cell long (slice ``[:, axis, :bins[axis]]``),
+    so the padding never sets a plan's size. Each bin's extent is rounded outward
     (floor of its start, ceil of its end) and clipped to the map, as in Fast R-CNN. ``dtype``
     is the features' compute type, in which torchvision's kernel does this arithmetic.
     """
     device = start.device
     bin_size = (length.to(dtype) / device_constant(bins, device, dtype))[..., None]
-    edges = torch.arange(max(bins) + 1, device=device, dtype=dtype) * bin_size  # bin p spans [p, p + 1) bins
+    p = torch.arange(max(bins) + 1, device=device, dtype=dtype)  # bin p spans edges p to p + 1
+    if bins[0] != bins[1]:  # the shorter axis's padding bins start and end at its last edge
+        p = torch.minimum(p, device_constant(bins, device, dtype).view(2, 1))
+    edges = p * bin_size
     rounded = torch.stack([torch.floor(edges[..., :-1]), torch.ceil(edges[..., 1:])]).long() + start[..., None]
     zero, extent = device_constant((0, 0), device, torch.long).view(2, 1), device_constant(size, device, torch.long).view(2, 1)
     begin, end = torch.clamp(rounded, zero, extent).unbind(0)

@@ -128,6 +128,7 @@ def pool_plan(
     pos = begin[..., None] + i  # [K, 2, bins, S]: the cell of a bin's i-th sample along each axis
     ok = i < length[..., None]
     cell = torch.minimum(pos, device_constant((width - 1, height - 1), rois.device, torch.long).view(2, 1, 1))
+
     def along_x(t: Tensor) -> Tensor:  # broadcast to [K, oh, ow, Sh, Sw]
         return t[:, None, 0, :ow, None, :sw]
 

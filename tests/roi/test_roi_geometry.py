@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from roi_ablation.roi import build_plan
+from roi_reference import _pool_bin_cells
 from roi_ablation.roi.geometry import (
     bilinear_neighbours,
     bin_sample_positions,
@@ -122,6 +123,22 @@ def test_adaptive_grids_pad_smaller_rois():
     assert pos.shape == (2, 1, 3)
     assert sample_exists(grid, 3).tolist() == [[True, False, False], [True, True, True]]
     assert pos[1, 0].tolist() == pytest.approx([1 / 6, 1 / 2, 5 / 6])
+
+
+@pytest.mark.parametrize("output_size", [(3, 5), (5, 3), (13, 14), (14, 13), (7, 7)])
+def test_pool_plan_is_as_wide_as_its_longest_bin_sides(output_size):
+    """Both axes share one padded pass; the shorter axis's padding bins never widen the plan:
+    its width is the longest bin height times the longest bin width of the naive reference."""
+    g = torch.Generator().manual_seed(0)
+    corner = torch.rand(64, 2, generator=g) * 600 - 100
+    rois = torch.cat([torch.zeros(64, 1), corner, corner + torch.rand(64, 2, generator=g) * 400 + 1], dim=1)
+    # 53 cells high and wide: on a 13-bin axis padded to 14, 13 * (53 / 13) rounds below 53 in
+    # float32, so an unclamped padding bin would be a cell longer than every real one.
+    rois = torch.cat([rois, torch.tensor([[0.0, 0.0, 0.0, 52 * 16, 52 * 16]])])
+    plan = build_plan((1, 8, 64, 64), rois, "pool", output_size, 1 / 16)
+    bins = [cells for roi in rois.tolist() for cells in _pool_bin_cells(roi, output_size, 1 / 16, 64, 64).values()]
+    longest = [max(len({tap[0][axis] for tap in cells}) for cells in bins) for axis in (0, 1)]
+    assert plan.cells.shape[1] == max(longest[0], 1) * max(longest[1], 1) > 1
 
 
 @pytest.mark.parametrize("aligned", [True, False])
