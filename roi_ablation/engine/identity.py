@@ -19,6 +19,7 @@ IDENTITY_GROUPS = ("roi", "model", "data", "train", "seed")
 NOT_IDENTITY = ("train.num_workers", "train.log_period", "train.eval_period", "train.checkpoint_period", "train.vis_images",
                 "train.keep_checkpoints")
 HOW_LAUNCHED = ("experiment", "sweep_name", "device", "cpu_threads", "hydra.launcher.n_jobs")  # never part of a result
+IDENTITY_FILE = "run_identity.json"
 
 
 def not_in_directory_name() -> list[str]:
@@ -27,7 +28,6 @@ def not_in_directory_name() -> list[str]:
     `configs/train.yaml` reads them through the `${roi_ablation.not_identity:}` resolver.
     """
     return [*HOW_LAUNCHED, *NOT_IDENTITY]
-IDENTITY_FILE = "run_identity.json"
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:

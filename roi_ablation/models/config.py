@@ -35,6 +35,7 @@ class BackboneConfig:
 
 
 def check_trainable_layers(count: int) -> None:
+    """The one range check of ``trainable_layers``, for the schema and for ``backbones.freeze``."""
     if not 0 <= count <= len(TRUNK_STAGES):
         raise ValueError(f"model.backbone.trainable_layers must be in 0..{len(TRUNK_STAGES)}; got {count}")
 
