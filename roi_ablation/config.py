@@ -47,6 +47,7 @@ class RootConfig:
     device: str = "auto"  # cpu | cuda | auto (cuda when available)
     deterministic: bool = False  # torch.use_deterministic_algorithms + fixed worker seeds
     cpu_threads: int = 0  # torch threads per job on CPU; 0: torch's default (all cores)
+    keep_freed_memory: bool = True  # glibc keeps freed blocks for reuse, no page faults per step (engine/host_memory.py)
     custom_imports: List[str] = field(default_factory=list)  # modules that @register RoI layers
     sweep_name: str = "sweep"
 

@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from roi_ablation.config import CONFIG_DIR, RootConfig, compose_config, register_configs, resolve
 from roi_ablation.engine import distributed
 from roi_ablation.engine.build import Components
+from roi_ablation.engine.host_memory import keep_freed_memory
 from roi_ablation.engine.metrics import RunRecord, write_metrics
 from roi_ablation.engine.runner import Outcome, RunSpec, run
 from roi_ablation.engine.sweep_stop import stop_file
@@ -87,6 +88,8 @@ def _run_job(job: Job) -> None:
         return
     if settings.cpu_threads:
         torch.set_num_threads(settings.cpu_threads)  # parallel CPU jobs must not oversubscribe the cores
+    if settings.keep_freed_memory:
+        keep_freed_memory()
     record = RunRecord(settings.roi, settings.model.name, None, settings.data.name, settings.seed)
     try:
         outcome = run(RunSpec.of(settings), Path(run_dir), partial(build_components, settings), record,

@@ -6,20 +6,24 @@ prints one JSON line, so runs are easy to collect:
     python scripts/bench_train.py model=small_c4 roi=pool_max
     python scripts/bench_train.py --iters 20 --eval-images 32 model=small_c5 device=cuda
 
-`--against OVERRIDE...` also measures a reference (the same overrides plus these) in the
-same process, alternating reference and candidate `--rounds` times, and prints the
-candidate's runs per hour over the reference's. A run's seconds are projected from the
-measured rates as `max_iter` steps plus one evaluation of the validation set (`eval_period`
-adds one per period); checkpoints and logging are not counted. For example, bf16 autocast
-against the fp32 twin of the committed sweep, at both strides:
+`--against OVERRIDE...` also measures a reference (the same overrides plus these),
+alternating reference and candidate `--rounds` times, each in a fresh process (so neither
+inherits the other's heap, caches or process settings such as `keep_freed_memory`), and
+prints the candidate's runs per hour over the reference's. A run's seconds are projected
+from the measured rates as `max_iter` steps plus one evaluation of the validation set
+(`eval_period` adds one per period); checkpoints and logging are not counted. For example,
+bf16 autocast against the fp32 twin of the committed sweep, and glibc's default allocator
+thresholds against the ones `roi-ablation-train` sets:
 
     python scripts/bench_train.py --against train.amp=false -- experiment=shapes_table2c roi=align_avg train.amp=true cpu_threads=1
-    python scripts/bench_train.py --against train.amp=false -- experiment=shapes_table2d roi=align_avg train.amp=true cpu_threads=1
+    python scripts/bench_train.py --against keep_freed_memory=false -- experiment=shapes_table2d roi=align_avg cpu_threads=1
 """
 
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 from typing import Any
 
 import torch
@@ -27,6 +31,7 @@ import torch
 from roi_ablation.config import RootConfig, compose_config, resolve
 from roi_ablation.engine.bench import benchmark
 from roi_ablation.engine.distributed import resolve_device
+from roi_ablation.engine.host_memory import keep_freed_memory
 from roi_ablation.train import build_components
 
 
@@ -34,6 +39,8 @@ def measure(overrides: list[str], args: argparse.Namespace) -> tuple[RootConfig,
     cfg = resolve(compose_config(["device=cpu", *overrides]))
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
+    if cfg.keep_freed_memory:
+        keep_freed_memory()
     result = benchmark(cfg.train, build_components(cfg), resolve_device(cfg.device), cfg.seed,
                        args.iters, args.warmup, args.eval_images)
     return cfg, result
@@ -45,6 +52,16 @@ def run_seconds(cfg: RootConfig, result: dict[str, Any]) -> float:
     evaluations = 1 + (train.max_iter - 1) // train.eval_period if train.eval_period else 1
     return (train.max_iter * train.batch_size / result["train_images_per_s"]
             + evaluations * cfg.data.num_val / result["eval_images_per_s"])
+
+
+def measure_fresh(overrides: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """`measure` in a new process of this script: its JSON line."""
+    command = [sys.executable, __file__, "--iters", str(args.iters), "--warmup", str(args.warmup),
+               "--eval-images", str(args.eval_images), "--", *overrides]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"bench_train: {' '.join(overrides)} failed:\n{done.stderr.strip()}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
@@ -59,16 +76,15 @@ def main() -> None:
     if not args.against:
         cfg, result = measure(args.overrides, args)
         labels = {"roi": f"{cfg.roi.method}_{cfg.roi.agg}", "model": cfg.model.name, "data": cfg.data.name}
-        print(json.dumps({**labels, **result}))
+        print(json.dumps({**labels, **result, "run_s": round(run_seconds(cfg, result), 1)}))
         return
     seconds: dict[str, list[float]] = {"reference": [], "candidate": []}
     for _ in range(args.rounds):
         for name, overrides in (("reference", [*args.overrides, *args.against]), ("candidate", args.overrides)):
-            cfg, result = measure(overrides, args)
-            seconds[name].append(run_seconds(cfg, result))
-            print(json.dumps({"config": name, "amp": result["amp"], "model": cfg.model.name,
-                              "train_images_per_s": result["train_images_per_s"],
-                              "eval_images_per_s": result["eval_images_per_s"], "run_s": round(seconds[name][-1], 1)}))
+            result = measure_fresh(overrides, args)
+            seconds[name].append(result["run_s"])
+            print(json.dumps({"config": name, **{k: result[k] for k in ("amp", "model", "train_images_per_s",
+                                                                         "eval_images_per_s", "peak_rss_mb", "run_s")}}))
     reference, candidate = (statistics.median(seconds[k]) for k in ("reference", "candidate"))
     print(json.dumps({"summary": True, "reference": " ".join(args.against), "reference_run_s": round(reference, 1),
                       "candidate_run_s": round(candidate, 1), "runs_per_hour_ratio": round(reference / candidate, 3)}))
