@@ -36,7 +36,7 @@ from roi_ablation.engine.metrics import RunRecord, write_metrics
 from roi_ablation.engine.runner import Outcome, RunSpec, run
 from roi_ablation.engine.sweep_stop import stop_file
 
-__all__ = ["build_components", "compose_config", "main"]
+__all__ = ["apply_process_settings", "build_components", "compose_config", "main"]
 
 logger = logging.getLogger(__name__)
 _unsuccessful: list[Outcome] = []  # outcomes of this process's jobs that make the exit code 1
@@ -71,6 +71,14 @@ def _in_command_process() -> bool:
     return _command_pid == os.getpid()
 
 
+def apply_process_settings(settings: RootConfig) -> None:
+    """What a job sets for its whole process before it builds anything: threads and the allocator."""
+    if settings.cpu_threads:
+        torch.set_num_threads(settings.cpu_threads)  # parallel CPU jobs must not oversubscribe the cores
+    if settings.keep_freed_memory:
+        keep_freed_memory()
+
+
 def _run_job(job: Job) -> None:
     """Every rank: resolve and run one job; remember a failure for the exit code."""
     cfg_dict, run_dir, stop = job
@@ -86,10 +94,7 @@ def _run_job(job: Job) -> None:
             _record_bad_config(cfg_dict, Path(run_dir), str(err))
         _unsuccessful.append(Outcome.FAILED)
         return
-    if settings.cpu_threads:
-        torch.set_num_threads(settings.cpu_threads)  # parallel CPU jobs must not oversubscribe the cores
-    if settings.keep_freed_memory:
-        keep_freed_memory()
+    apply_process_settings(settings)
     record = RunRecord(settings.roi, settings.model.name, None, settings.data.name, settings.seed)
     try:
         outcome = run(RunSpec.of(settings), Path(run_dir), partial(build_components, settings), record,

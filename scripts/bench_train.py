@@ -26,21 +26,15 @@ import subprocess
 import sys
 from typing import Any
 
-import torch
-
 from roi_ablation.config import RootConfig, compose_config, resolve
 from roi_ablation.engine.bench import benchmark
 from roi_ablation.engine.distributed import resolve_device
-from roi_ablation.engine.host_memory import keep_freed_memory
-from roi_ablation.train import build_components
+from roi_ablation.train import apply_process_settings, build_components
 
 
 def measure(overrides: list[str], args: argparse.Namespace) -> tuple[RootConfig, dict[str, Any]]:
     cfg = resolve(compose_config(["device=cpu", *overrides]))
-    if cfg.cpu_threads:
-        torch.set_num_threads(cfg.cpu_threads)
-    if cfg.keep_freed_memory:
-        keep_freed_memory()
+    apply_process_settings(cfg)
     result = benchmark(cfg.train, build_components(cfg), resolve_device(cfg.device), cfg.seed,
                        args.iters, args.warmup, args.eval_images)
     return cfg, result

@@ -1,18 +1,17 @@
-"""Let glibc keep freed memory for reuse, so each training step does not fault its pages in again.
+"""Let glibc keep freed memory for reuse, so a training step does not fault its pages in again.
 
-A step allocates and frees the same large activations every iteration. By default glibc
-hands a freed block back to the kernel when it was mmap-ed (over a threshold that grows
-with use, up to 32 MiB) and trims the top of its heap once 128 KiB there are free, so the
-next step's tensors fault their pages in afresh: the twin's stem activation (4 x 16 x
-192 x 192 float32, 9.4 MiB) took about 2,300 page faults, some 4 ms, each time it was
-allocated on the 2-core VM this was measured on, and a step about 16,000. PyTorch's CUDA
-caching allocator keeps freed blocks for the same reason; on the host, glibc's own
+A step allocates and frees the same large activations every iteration. With its default,
+self-adjusting thresholds glibc still hands many of those blocks back to the kernel on
+free (mmap-ed blocks, and the top of its heap when trimmed), so the next step's tensors
+fault their pages in afresh: on the 2-core VM of the README's figures a `shapes_table2c`
+step took about 16,000 page faults, some 4 ms per 9.4 MiB stem activation. PyTorch's
+CUDA caching allocator keeps freed blocks for the same reason; on the host, two glibc
 thresholds do it: blocks up to 32 MiB (glibc's cap) come from the heap, and the heap is
 never trimmed, so the process stays at its peak resident size, as a training job does
 anyway. Only the allocator's bookkeeping changes, never a value computed.
 
 Measured with `scripts/bench_train.py --against keep_freed_memory=false` (README,
-"The twin's cost").
+"The twin's cost in fp32").
 """
 
 import ctypes

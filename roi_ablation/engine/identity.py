@@ -18,7 +18,8 @@ from roi_ablation.atomic import atomic_write_json
 IDENTITY_GROUPS = ("roi", "model", "data", "train", "seed")
 NOT_IDENTITY = ("train.num_workers", "train.log_period", "train.eval_period", "train.checkpoint_period", "train.vis_images",
                 "train.keep_checkpoints")
-HOW_LAUNCHED = ("experiment", "sweep_name", "device", "cpu_threads", "keep_freed_memory", "hydra.launcher.n_jobs")  # never part of a result
+HOW_LAUNCHED = ("experiment", "sweep_name", "device", "cpu_threads", "keep_freed_memory",  # never part of a result
+                "hydra.launcher.n_jobs")
 IDENTITY_FILE = "run_identity.json"
 
 
