@@ -3,15 +3,12 @@
 A step allocates and frees the same large activations every iteration. With its default,
 self-adjusting thresholds glibc still hands many of those blocks back to the kernel on
 free (mmap-ed blocks, and the top of its heap when trimmed), so the next step's tensors
-fault their pages in afresh: on the 2-core VM of the README's figures a `shapes_table2c`
-step took about 16,000 page faults, some 4 ms per 9.4 MiB stem activation. PyTorch's
-CUDA caching allocator keeps freed blocks for the same reason; on the host, two glibc
-thresholds do it: blocks up to 32 MiB (glibc's cap) come from the heap, and the heap is
-never trimmed, so the process stays at its peak resident size, as a training job does
-anyway. Only the allocator's bookkeeping changes, never a value computed.
-
-Measured with `scripts/bench_train.py --against keep_freed_memory=false` (README,
-"The twin's cost in fp32").
+fault their pages in afresh. PyTorch's CUDA caching allocator keeps freed blocks for the
+same reason; on the host, two glibc thresholds do it: blocks up to 32 MiB (glibc's cap)
+come from the heap, and the heap is never trimmed, so the process stays at its peak
+resident size, as a training job does anyway. Only the allocator's bookkeeping changes,
+never a value computed. The faults and the speed-up measured on the twin (`scripts/
+bench_train.py --against keep_freed_memory=false`): README, "The twin's cost in fp32".
 """
 
 import ctypes

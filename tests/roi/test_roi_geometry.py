@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from roi_ablation.roi import build_plan
-from roi_reference import _pool_bin_cells
 from roi_ablation.roi.geometry import (
     bilinear_neighbours,
     bin_sample_positions,
@@ -22,6 +21,7 @@ from roi_ablation.roi.geometry import (
     round_half_away_from_zero,
     sample_exists,
 )
+from roi_reference import _pool_bin_cells
 
 SEED_BOX = (296.0, 192.0, 496.0, 336.96)
 SEED = dict(spatial_scale=1 / 32, output_size=3, sampling_ratio=2, aligned=True, layout="interior")
